@@ -1,0 +1,301 @@
+#include "api.h"
+#include "chat.h"
+#include "client.h"
+#include "frame.h"
+#include "log.h"
+#include "publish.h"
+#include "room.h"
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LP(self) ((struct loaded_plugin *)(self))
+
+struct chatd_timer {
+	ev_timer w;                /* first: the callback casts back */
+	struct chatd_server *srv;
+	struct loaded_plugin *owner;
+	chatd_timer_fn fn;
+	void *userdata;
+	int once;
+	struct chatd_timer *prev, *next;
+};
+
+void api_error_reset(struct chatd_server *srv) { srv->plugin_error[0] = 0; }
+
+const char *api_error_text(struct chatd_server *srv) { return srv->plugin_error; }
+
+static int api_hook_register(chatd_plugin *self, int event_id, chatd_hook_fn fn, void *ud, int priority)
+{
+	if (event_id == CHATD_EV_FRAME)
+		return -1; /* frames come through claim_type */
+	return hooks_add(&LP(self)->srv->hooks, event_id, fn, ud, priority, self);
+}
+
+static int api_hook_unregister(chatd_plugin *self, int event_id, chatd_hook_fn fn, void *ud)
+{
+	return hooks_remove(&LP(self)->srv->hooks, event_id, fn, ud);
+}
+
+static int api_claim_type(chatd_plugin *self, const char *type, chatd_hook_fn fn, void *ud)
+{
+	struct chatd_server *srv = LP(self)->srv;
+	static const char *const core_types[] = { "message", "nick", "join", "who" };
+	for (size_t i = 0; i < sizeof core_types / sizeof core_types[0]; i++)
+		if (!strcmp(type, core_types[i]))
+			return -1;
+	if (!fn || strmap_get(&srv->claimed, type))
+		return -1;
+	struct claim *cl = malloc(sizeof *cl);
+	if (!cl)
+		return -1;
+	*cl = (struct claim){ fn, ud, LP(self) };
+	if (strmap_put(&srv->claimed, type, cl)) {
+		free(cl);
+		return -1;
+	}
+	return 0;
+}
+
+static void api_log(chatd_plugin *self, int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, LP(self)->conf->name, fmt, ap);
+	va_end(ap);
+}
+
+static void api_option_error(chatd_plugin *self, const struct chatd_option *opt, const char *fmt, ...)
+{
+	struct loaded_plugin *lp = LP(self);
+	struct chatd_server *srv = lp->srv;
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	const char *file = srv->cfg.file ? srv->cfg.file : "(config)";
+	if (opt)
+		snprintf(srv->plugin_error, sizeof srv->plugin_error, "%s:%d: plugin %s: option '%s': %s", file,
+			 opt->line, lp->conf->name, opt->key, why);
+	else
+		snprintf(srv->plugin_error, sizeof srv->plugin_error, "%s:%d: plugin %s: %s", file, lp->conf->line,
+			 lp->conf->name, why);
+}
+
+static const char *api_data_dir(chatd_plugin *self) { return LP(self)->srv->cfg.data_dir; }
+static const char *api_plugin_name(chatd_plugin *self) { return LP(self)->conf->name; }
+static const char *api_client_name(const chatd_client *c) { return c->name; }
+static chatd_room *api_client_room(const chatd_client *c) { return (chatd_room *)c->room; }
+static const char *api_client_address(const chatd_client *c) { return c->address; }
+static uint64_t api_client_id(const chatd_client *c) { return c->id; }
+
+static void **api_client_slot(chatd_plugin *self, chatd_client *c)
+{
+	static void *nowhere; /* a client made before plugins loaded has no slots */
+	if (!c->slots) {
+		nowhere = NULL;
+		return &nowhere;
+	}
+	return &c->slots[LP(self)->slot];
+}
+
+static chatd_client *api_client_find(chatd_plugin *self, const char *name)
+{
+	return client_find_by_name(LP(self)->srv, name);
+}
+
+static void api_client_close(chatd_client *c, int code, const char *reason) { client_close(c, code, reason); }
+
+static void api_send_error(chatd_client *c, const char *code, const char *message, int retry_after_ms)
+{
+	client_send_error(c, code, message, retry_after_ms);
+}
+
+static const char *api_room_name(const chatd_room *r) { return ((const struct room *)r)->name; }
+static size_t api_room_member_count(const chatd_room *r) { return ((const struct room *)r)->count; }
+static int64_t api_room_last_id(const chatd_room *r) { return ((const struct room *)r)->last_id; }
+
+static int api_send(chatd_client *c, chatd_frame *f, int flags)
+{
+	return client_send(c, frame_encoded(f), flags) < 0 ? -1 : 0;
+}
+
+static void api_broadcast(chatd_room *r, chatd_frame *f, const chatd_client *except, int flags)
+{
+	struct room *room = (struct room *)r;
+	if (room->count)
+		publish_to_room(room->members[0]->srv, room, frame_encoded(f), except, flags);
+}
+
+static int api_frame_get_str(const void *json, const char *key, const char **out)
+{
+	json_t *v = json_object_get((const json_t *)json, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	return 1;
+}
+
+static int api_frame_get_int(const void *json, const char *key, int64_t *out)
+{
+	json_t *v = json_object_get((const json_t *)json, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v))
+		return -1;
+	*out = json_integer_value(v);
+	return 1;
+}
+
+static int api_message_set_text(struct chatd_message_event *ev, const char *text)
+{
+	char **own = ev->core_private;
+	char *copy = strdup(text);
+	if (!copy)
+		return -1;
+	free(*own);
+	*own = copy;
+	ev->text = copy;
+	ev->text_len = strlen(copy);
+	return 0;
+}
+
+static void timer_unlink(struct chatd_timer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->srv->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+}
+
+static void timer_fire(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct chatd_timer *t = (struct chatd_timer *)w;
+	int once = t->once;
+	if (once) /* unlink first: the callback may not cancel a one-shot that fired */
+		timer_unlink(t);
+	t->fn(t, t->userdata);
+	if (once)
+		free(t);
+}
+
+static chatd_timer *api_timer_add(chatd_plugin *self, int64_t after_ms, int64_t repeat_ms, chatd_timer_fn fn,
+				  void *ud)
+{
+	struct chatd_server *srv = LP(self)->srv;
+	if (!srv->loop || !fn)
+		return NULL;
+	struct chatd_timer *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->srv = srv;
+	t->owner = LP(self);
+	t->fn = fn;
+	t->userdata = ud;
+	t->once = repeat_ms <= 0;
+	ev_timer_init(&t->w, timer_fire, (double)after_ms / 1000.0, repeat_ms > 0 ? (double)repeat_ms / 1000.0 : 0.);
+	ev_timer_start(srv->loop, &t->w);
+	t->next = srv->timers;
+	if (srv->timers)
+		srv->timers->prev = t;
+	srv->timers = t;
+	return t;
+}
+
+static void api_timer_cancel(chatd_timer *t)
+{
+	if (!t)
+		return;
+	ev_timer_stop(t->srv->loop, &t->w);
+	timer_unlink(t);
+	free(t);
+}
+
+static int64_t api_now_ms(void) { return now_ms(); }
+
+static void api_counter_add(chatd_plugin *self, const char *name, int64_t delta)
+{
+	struct loaded_plugin *lp = LP(self);
+	for (int i = 0; i < lp->ncounters; i++)
+		if (!strcmp(lp->counters[i].name, name)) {
+			lp->counters[i].value += delta;
+			return;
+		}
+	struct plugin_counter *n = realloc(lp->counters, (size_t)(lp->ncounters + 1) * sizeof *n);
+	if (!n)
+		return;
+	lp->counters = n;
+	if (!(n[lp->ncounters].name = strdup(name)))
+		return;
+	n[lp->ncounters++].value = delta;
+}
+
+void api_forget_plugin(struct chatd_server *srv, struct loaded_plugin *lp)
+{
+	hooks_remove_owner(&srv->hooks, lp);
+	size_t pos = 0;
+	const char *key;
+	void *v;
+	while (strmap_next(&srv->claimed, &pos, &key, &v)) {
+		struct claim *cl = v;
+		if (cl->owner == lp) {
+			strmap_del(&srv->claimed, key);
+			free(cl);
+		}
+	}
+	for (struct chatd_timer *t = srv->timers, *next; t; t = next) {
+		next = t->next;
+		if (t->owner == lp)
+			api_timer_cancel(t);
+	}
+}
+
+const struct chatd_api chatd_api_table = {
+	.size = sizeof(struct chatd_api),
+	.abi = CHATD_PLUGIN_ABI,
+	.hook_register = api_hook_register,
+	.hook_unregister = api_hook_unregister,
+	.claim_type = api_claim_type,
+	.log = api_log,
+	.option_error = api_option_error,
+	.data_dir = api_data_dir,
+	.plugin_name = api_plugin_name,
+	.client_name = api_client_name,
+	.client_room = api_client_room,
+	.client_address = api_client_address,
+	.client_id = api_client_id,
+	.client_slot = api_client_slot,
+	.client_find = api_client_find,
+	.client_close = api_client_close,
+	.send_error = api_send_error,
+	.room_name = api_room_name,
+	.room_member_count = api_room_member_count,
+	.room_last_id = api_room_last_id,
+	.frame_new = (chatd_frame * (*)(const char *)) frame_new,
+	.frame_free = (void (*)(chatd_frame *))frame_free,
+	.frame_set_str = (void (*)(chatd_frame *, const char *, const char *))frame_set_str,
+	.frame_set_int = (void (*)(chatd_frame *, const char *, int64_t))frame_set_int,
+	.frame_set_bool = (void (*)(chatd_frame *, const char *, int))frame_set_bool,
+	.frame_push = (void (*)(chatd_frame *, const char *, chatd_frame *))frame_push,
+	.send = api_send,
+	.broadcast = api_broadcast,
+	.frame_get_str = api_frame_get_str,
+	.frame_get_int = api_frame_get_int,
+	.message_set_text = api_message_set_text,
+	.hold_keep = publish_hold_keep,
+	.hold_release = publish_hold_release,
+	.timer_add = api_timer_add,
+	.timer_cancel = api_timer_cancel,
+	.now_ms = api_now_ms,
+	.counter_add = api_counter_add,
+};

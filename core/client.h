@@ -1,0 +1,34 @@
+/* Clients: lifecycle, sending, closing. */
+#ifndef CHATD_CLIENT_H
+#define CHATD_CLIENT_H
+
+#include <jansson.h>
+#include "server.h"
+
+/* A new client (refs = 1, owned by the transport) for a socket from address
+ * (borrowed), linked into srv->clients. NULL on OOM. */
+struct chatd_client *client_new(struct chatd_server *srv, void *transport, const char *address);
+/* Take a reference; returns c. */
+struct chatd_client *client_ref(struct chatd_client *c);
+/* Drop a reference; the last one frees c (it must be gone by then). */
+void client_unref(struct chatd_client *c);
+/* Mark the socket closed: unlink from srv->clients, drop the queue. Then client_unref. */
+void client_gone(struct chatd_client *c);
+
+/*
+ * Queue b (borrowed) for c. flags are CHATD_SEND_*. Returns 0 when queued,
+ * 1 when dropped by the queue policy, -1 when c is closing or was just
+ * closed with 1013 because its queue overflowed.
+ */
+int client_send(struct chatd_client *c, struct outbuf *b, int flags);
+/* Encode obj (steals) and queue it. Same returns as client_send. */
+int client_send_json(struct chatd_client *c, json_t *obj, int flags);
+/* Send {"type":"error","code":code,"message":message[,"retry_after_ms"]}. */
+void client_send_error(struct chatd_client *c, const char *code, const char *message, int retry_after_ms);
+/* Ask the transport to close c with a WebSocket close code after what is queued
+ * ahead of the close has gone. Safe anywhere, idempotent. */
+void client_close(struct chatd_client *c, int code, const char *reason);
+/* Find a live client by nickname (any case). NULL if none. */
+struct chatd_client *client_find_by_name(struct chatd_server *srv, const char *name);
+
+#endif

@@ -1,0 +1,61 @@
+/* The config file: an INI-style format with a [server] section and one
+ * [plugin NAME] section per plugin, in load order. See docs/config.md. */
+#ifndef CHATD_CONFIG_H
+#define CHATD_CONFIG_H
+
+#include <stddef.h>
+#include "chatd/plugin.h"
+
+struct plugin_conf {
+	char *name;                /* owned: the NAME of [plugin NAME] */
+	char *path;                /* owned: from "path =", NULL for the default */
+	int line;                  /* line of the section header */
+	struct chatd_option *opts; /* owned array; keys/values owned */
+	int nopts;
+};
+
+struct chatd_config {
+	char *file;                /* owned: the file as given, NULL for defaults only */
+	int port;
+	char *bind;                /* owned: listen address, NULL = all */
+	char *web_root;            /* owned, resolved against the file's directory */
+	char *data_dir;            /* owned, resolved likewise */
+	char *plugin_dir;          /* owned, resolved likewise */
+	int log_level;
+	size_t max_message_bytes;  /* text bigger than this: error too_large */
+	size_t max_frame_bytes;    /* a WebSocket message bigger than this: close 1009 */
+	int max_fragments;         /* more fragments in one message: close 1008 */
+	size_t send_queue_bytes;   /* hard per-client queue limit: close 1013 */
+	size_t send_queue_soft_bytes; /* droppable frames are dropped above this */
+	int max_bad_frames;        /* consecutive refused frames before close 1008 */
+	int handshake_timeout_s;
+	int ping_interval_s;       /* 0 = off */
+	int rx_buffer_size;
+	int max_connections;       /* process-wide socket cap (fd limit based) */
+	int big_room_members;      /* at or above: presence is coalesced */
+	int presence_interval_ms;  /* summary period in big rooms */
+	struct plugin_conf *plugins; /* owned array, in file order */
+	int nplugins;
+};
+
+/* Fill cfg with the built-in defaults (no file). Returns 0, -1 on OOM. */
+int config_defaults(struct chatd_config *cfg);
+
+/*
+ * Parse FILE into cfg (which config_defaults has filled). Relative paths in
+ * the file are resolved against the file's directory. On error returns -1
+ * and writes "FILE:LINE: key 'KEY': reason" into err.
+ */
+int config_load(struct chatd_config *cfg, const char *file, char *err, size_t errsz);
+
+/* Parse text (a whole config) as if read from `name`; for tests and fuzzing. */
+int config_parse(struct chatd_config *cfg, const char *name, const char *text, size_t len,
+		 const char *base_dir, char *err, size_t errsz);
+
+/* Replace a string field (steals nothing; copies value). Returns 0 or -1. */
+int config_set_str(char **field, const char *value);
+
+/* Free everything cfg owns. */
+void config_free(struct chatd_config *cfg);
+
+#endif

@@ -1,0 +1,82 @@
+#include "frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct outbuf *json_to_outbuf(json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+	if (!text)
+		return NULL;
+	struct outbuf *b = outbuf_new(text, strlen(text));
+	free(text);
+	return b;
+}
+
+struct chatd_frame *frame_new(const char *type)
+{
+	struct chatd_frame *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->obj = json_object();
+	if (!f->obj || json_object_set_new(f->obj, "type", json_string(type ? type : ""))) {
+		json_decref(f->obj);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void frame_free(struct chatd_frame *f)
+{
+	if (!f)
+		return;
+	json_decref(f->obj);
+	outbuf_unref(f->cache);
+	free(f);
+}
+
+static void frame_changed(struct chatd_frame *f)
+{
+	outbuf_unref(f->cache);
+	f->cache = NULL;
+}
+
+void frame_set_str(struct chatd_frame *f, const char *key, const char *value)
+{
+	frame_changed(f);
+	json_object_set_new(f->obj, key, value ? json_string(value) : json_null());
+}
+
+void frame_set_int(struct chatd_frame *f, const char *key, int64_t value)
+{
+	frame_changed(f);
+	json_object_set_new(f->obj, key, json_integer(value));
+}
+
+void frame_set_bool(struct chatd_frame *f, const char *key, int value)
+{
+	frame_changed(f);
+	json_object_set_new(f->obj, key, json_boolean(value));
+}
+
+void frame_push(struct chatd_frame *f, const char *key, struct chatd_frame *child)
+{
+	frame_changed(f);
+	json_t *arr = json_object_get(f->obj, key);
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(f->obj, key, arr);
+	}
+	if (child) {
+		json_array_append(arr, child->obj);
+		frame_free(child);
+	}
+}
+
+struct outbuf *frame_encoded(struct chatd_frame *f)
+{
+	if (!f->cache)
+		f->cache = json_to_outbuf(f->obj);
+	return f->cache;
+}

@@ -1,0 +1,30 @@
+/* Outgoing JSON frames: the plugin-facing builder (struct chatd_frame) and
+ * the core's encode-once helper. */
+#ifndef CHATD_FRAME_H
+#define CHATD_FRAME_H
+
+#include <jansson.h>
+#include "outbuf.h"
+
+struct chatd_frame {
+	json_t *obj;            /* owned */
+	struct outbuf *cache;   /* owned reference; NULL until first encoded */
+};
+
+/* Encode obj (borrowed) compactly into a new outbuf (refs = 1); NULL on OOM. */
+struct outbuf *json_to_outbuf(json_t *obj);
+
+/* A new frame {"type": type}; NULL on OOM. */
+struct chatd_frame *frame_new(const char *type);
+/* Free f and its cache. NULL is ignored. */
+void frame_free(struct chatd_frame *f);
+/* Set fields; each invalidates the cache. */
+void frame_set_str(struct chatd_frame *f, const char *key, const char *value);
+void frame_set_int(struct chatd_frame *f, const char *key, int64_t value);
+void frame_set_bool(struct chatd_frame *f, const char *key, int value);
+/* Append child (steals) to array key. */
+void frame_push(struct chatd_frame *f, const char *key, struct chatd_frame *child);
+/* The encoded form, encoded at most once per change (borrowed). NULL on OOM. */
+struct outbuf *frame_encoded(struct chatd_frame *f);
+
+#endif

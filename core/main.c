@@ -1,0 +1,117 @@
+/* chatd: argument parsing, config load, and the loop. */
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "serverloop.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exit codes (docs/operations.md). */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_PLUGIN = 4, EXIT_LISTEN = 5 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: chatd [-c FILE] [-t] [-p PORT] [-w DIR] [-D DIR] [-P DIR] [-l LEVEL] [-h] [-V]\n"
+		"A plugin-based real-time chat server (WebSocket rooms at /ws/{room}).\n"
+		"\n"
+		"  -c FILE   config file (default: none, built-in defaults and no plugins)\n"
+		"  -t        check the config and the plugins it names, then exit (0 = ok)\n"
+		"  -p PORT   listen port, overrides the config (default 8000; 0 = any free port)\n"
+		"  -w DIR    web root served at /, overrides the config (default ./web)\n"
+		"  -D DIR    data directory where plugins keep their files (default ./data)\n"
+		"  -P DIR    plugin directory, overrides the config (default ./plugins)\n"
+		"  -l LEVEL  log level: err, warn, notice, info, debug (default notice)\n"
+		"  -h        show this help and exit\n"
+		"  -V        show the version and exit\n"
+		"\n"
+		"Flags override the file. Relative paths inside the file are relative to the\n"
+		"file's directory; relative paths given as flags are relative to the current\n"
+		"directory. SIGTERM or SIGINT closes every socket with 1001 and exits 0.\n"
+		"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 config error, 4 plugin error,\n"
+		"5 cannot listen. See docs/config.md and docs/operations.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct chatd_server srv;
+	char err[1024];
+	const char *file = NULL, *port = NULL, *web = NULL, *data = NULL, *plugdir = NULL, *level = NULL;
+	int check_only = 0, opt, rc = EXIT_RUNTIME;
+
+	memset(&srv, 0, sizeof srv);
+	while ((opt = getopt(argc, argv, "c:tp:w:D:P:l:hV")) != -1) {
+		switch (opt) {
+		case 'c': file = optarg; break;
+		case 't': check_only = 1; break;
+		case 'p': port = optarg; break;
+		case 'w': web = optarg; break;
+		case 'D': data = optarg; break;
+		case 'P': plugdir = optarg; break;
+		case 'l': level = optarg; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': printf("chatd %s (plugin ABI %d)\n", PACKAGE_VERSION, CHATD_PLUGIN_ABI); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "chatd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (config_defaults(&srv.cfg)) {
+		fprintf(stderr, "chatd: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	if (file && config_load(&srv.cfg, file, err, sizeof err)) {
+		fprintf(stderr, "chatd: %s\n", err);
+		config_free(&srv.cfg);
+		return EXIT_CONFIG;
+	}
+	if (port) {
+		char *end;
+		long p = strtol(port, &end, 10);
+		if (!*port || *end || p < 0 || p > 65535) {
+			fprintf(stderr, "chatd: -p: '%s' is not a port number (0-65535)\n", port);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		srv.cfg.port = (int)p;
+	}
+	if (level) {
+		int l = log_level_parse(level);
+		if (l < 0) {
+			fprintf(stderr, "chatd: -l: '%s' is not one of err, warn, notice, info, debug\n", level);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		srv.cfg.log_level = l;
+	}
+	if ((web && config_set_str(&srv.cfg.web_root, web)) || (data && config_set_str(&srv.cfg.data_dir, data)) ||
+	    (plugdir && config_set_str(&srv.cfg.plugin_dir, plugdir))) {
+		fprintf(stderr, "chatd: out of memory\n");
+		goto out;
+	}
+	if (server_setup(&srv, check_only, err, sizeof err)) {
+		fprintf(stderr, "chatd: %s\n", err);
+		rc = EXIT_PLUGIN;
+		goto out;
+	}
+	if (check_only) {
+		printf("%s: ok (%d plugin%s)\n", file ? file : "(defaults)", srv.nplugins, srv.nplugins == 1 ? "" : "s");
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (server_listen(&srv, err, sizeof err)) {
+		fprintf(stderr, "chatd: %s\n", err);
+		rc = EXIT_LISTEN;
+		goto out;
+	}
+	rc = server_run(&srv) ? EXIT_RUNTIME : EXIT_OK;
+out:
+	server_teardown(&srv);
+	return rc;
+}

@@ -1,0 +1,131 @@
+#include "message.h"
+#include "names.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int refuse(struct inbound_error *err, const char *code, const char *msg)
+{
+	err->code = code;
+	snprintf(err->message, sizeof err->message, "%s", msg);
+	return -1;
+}
+
+/* Optional string field: 0 absent, 1 present, -1 wrong type. */
+static int opt_string(json_t *root, const char *key, const char **out, size_t *len)
+{
+	json_t *v = json_object_get(root, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	if (len)
+		*len = json_string_length(v);
+	return 1;
+}
+
+static int only_space(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] != '\f' && s[i] != '\v')
+			return 0;
+	return 1;
+}
+
+static int decode_message(struct inbound *in, size_t max_text, struct inbound_error *err)
+{
+	int r = opt_string(in->root, "text", &in->text, &in->text_len);
+	if (r < 0)
+		return refuse(err, "bad_request", "'text' must be a string");
+	if (!r)
+		return refuse(err, "bad_request", "a message needs a 'text' string");
+	if (in->text_len > max_text) {
+		snprintf(err->message, sizeof err->message, "text is %zu bytes; the limit is %zu", in->text_len,
+			 max_text);
+		err->code = "too_large";
+		return -1;
+	}
+	if (strlen(in->text) != in->text_len)
+		return refuse(err, "bad_request", "'text' contains a NUL character");
+	if (only_space(in->text, in->text_len))
+		return refuse(err, "bad_request", "'text' is empty");
+	if (opt_string(in->root, "username", &in->username, &in->username_len) < 0)
+		return refuse(err, "bad_request", "'username' must be a string");
+	size_t idlen = 0;
+	r = opt_string(in->root, "client_id", &in->client_id, &idlen);
+	if (r < 0)
+		return refuse(err, "bad_request", "'client_id' must be a string");
+	if (r > 0 && (idlen > CLIENT_ID_MAX || strlen(in->client_id) != idlen))
+		return refuse(err, "bad_request", "'client_id' is longer than 64 bytes");
+	return 0;
+}
+
+int inbound_decode(const char *data, size_t len, size_t max_text, struct inbound *in,
+		   struct inbound_error *err)
+{
+	json_error_t jerr;
+	memset(in, 0, sizeof *in);
+	in->since = -1;
+	in->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!in->root) {
+		err->code = "bad_request";
+		snprintf(err->message, sizeof err->message, "not valid JSON: %s", jerr.text);
+		return -1;
+	}
+	if (!json_is_object(in->root)) {
+		refuse(err, "bad_request", "a frame must be a JSON object");
+		goto fail;
+	}
+	int r = opt_string(in->root, "type", &in->type, NULL);
+	if (r < 0) {
+		refuse(err, "bad_request", "'type' must be a string");
+		goto fail;
+	}
+	if (!r)
+		in->type = "message";
+	if (!strcmp(in->type, "message")) {
+		in->kind = IN_MESSAGE;
+		if (decode_message(in, max_text, err))
+			goto fail;
+	} else if (!strcmp(in->type, "nick")) {
+		in->kind = IN_NICK;
+		if (opt_string(in->root, "username", &in->username, &in->username_len) != 1) {
+			refuse(err, "bad_request", "'nick' needs a 'username' string");
+			goto fail;
+		}
+	} else if (!strcmp(in->type, "join")) {
+		in->kind = IN_JOIN;
+		size_t rlen = 0;
+		if (opt_string(in->root, "room", &in->room, &rlen) != 1) {
+			refuse(err, "bad_request", "'join' needs a 'room' string");
+			goto fail;
+		}
+		if (!room_name_valid(in->room, rlen) || strlen(in->room) != rlen) {
+			refuse(err, "bad_request", "room names are 1 to 64 characters of A-Z a-z 0-9 . _ -");
+			goto fail;
+		}
+		json_t *since = json_object_get(in->root, "since");
+		if (since && !json_is_null(since)) {
+			if (!json_is_integer(since) || json_integer_value(since) < 0) {
+				refuse(err, "bad_request", "'since' must be a non-negative integer");
+				goto fail;
+			}
+			in->since = json_integer_value(since);
+		}
+	} else if (!strcmp(in->type, "who")) {
+		in->kind = IN_WHO;
+	} else {
+		in->kind = IN_OTHER;
+	}
+	return 0;
+fail:
+	inbound_free(in);
+	return -1;
+}
+
+void inbound_free(struct inbound *in)
+{
+	json_decref(in->root);
+	in->root = NULL;
+}

@@ -1,0 +1,44 @@
+/* Decoding and validating one client frame (a JSON object in a text frame). */
+#ifndef CHATD_MESSAGE_H
+#define CHATD_MESSAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+enum inbound_kind { IN_MESSAGE, IN_NICK, IN_JOIN, IN_WHO, IN_OTHER };
+
+#define CLIENT_ID_MAX 64
+
+/* A decoded frame. Strings are borrowed from root. */
+struct inbound {
+	enum inbound_kind kind;
+	const char *type;          /* "message" when absent */
+	const char *text;          /* IN_MESSAGE */
+	size_t text_len;
+	const char *username;      /* IN_MESSAGE (optional), IN_NICK */
+	size_t username_len;
+	const char *client_id;     /* IN_MESSAGE, optional */
+	const char *room;          /* IN_JOIN */
+	int64_t since;             /* IN_JOIN: optional "since", -1 when absent */
+	json_t *root;              /* owned: free with inbound_free */
+};
+
+/* Why a frame was refused: a stable code and a human message. */
+struct inbound_error {
+	const char *code;          /* static: bad_request, too_large, ... */
+	char message[200];
+};
+
+/*
+ * Decode data[0..len) (valid UTF-8, checked by the transport). max_text is
+ * the max_message_bytes limit. Returns 0 and fills in (free with
+ * inbound_free), or -1 and fills err.
+ */
+int inbound_decode(const char *data, size_t len, size_t max_text, struct inbound *in,
+		   struct inbound_error *err);
+
+/* Release what inbound_decode allocated. */
+void inbound_free(struct inbound *in);
+
+#endif

@@ -1,0 +1,143 @@
+#include "publish.h"
+#include "client.h"
+#include "frame.h"
+#include "hooks.h"
+#include "log.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A message between STORE and fan-out; the chatd_held of the plugin API. */
+struct pending {
+	struct chatd_server *srv;
+	struct chatd_client *sender; /* one reference */
+	struct room *room;           /* rooms with messages are never freed */
+	int64_t id, ts;
+	int holds;
+	int failed;
+	char *username;
+	char *text;
+	char client_id[65];
+};
+
+void publish_to_room(struct chatd_server *srv, struct room *r, struct outbuf *b,
+		     const struct chatd_client *except, int flags)
+{
+	(void)srv;
+	/* client_send may close a member (1013) but never removes it from the
+	 * room here: removal happens when its socket closes, later. */
+	for (size_t i = 0; i < r->count; i++)
+		if (r->members[i] != except)
+			client_send(r->members[i], b, flags);
+}
+
+static void pending_free(struct pending *p)
+{
+	client_unref(p->sender);
+	free(p->username);
+	free(p->text);
+	free(p);
+}
+
+/* Fan the stored (or storage-failed) message out: once encoded for the
+ * room, once more for the sender when it gave a client_id. */
+static void pending_fanout(struct pending *p)
+{
+	struct chatd_server *srv = p->srv;
+	json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I}", "type", "message", "id", (json_int_t)p->id, "room",
+			      p->room->name, "username", p->username, "text", p->text, "ts", (json_int_t)p->ts);
+	struct outbuf *b = o ? json_to_outbuf(o) : NULL;
+	if (!b) {
+		log_err("out of memory encoding message %lld", (long long)p->id);
+		goto done;
+	}
+	struct chatd_client *sender = p->sender->gone ? NULL : p->sender;
+	publish_to_room(srv, p->room, b, sender, CHATD_SEND_NORMAL);
+	if (sender) {
+		if (p->client_id[0]) {
+			json_object_set_new(o, "client_id", json_string(p->client_id));
+			struct outbuf *own = json_to_outbuf(o);
+			client_send(sender, own, CHATD_SEND_NORMAL);
+			outbuf_unref(own);
+		} else {
+			client_send(sender, b, CHATD_SEND_NORMAL);
+		}
+		if (p->failed)
+			client_send_error(sender, "not_stored",
+					  "your message was delivered but could not be stored in history", 0);
+	}
+	outbuf_unref(b);
+done:
+	json_decref(o);
+	pending_free(p);
+}
+
+chatd_held *publish_hold_keep(chatd_held *held)
+{
+	struct pending *p = (struct pending *)held;
+	p->holds++;
+	return held;
+}
+
+void publish_hold_release(chatd_held *held, int ok)
+{
+	struct pending *p = (struct pending *)held;
+	if (!ok)
+		p->failed = 1;
+	if (--p->holds == 0)
+		pending_fanout(p);
+}
+
+void publish_message(struct chatd_server *srv, struct chatd_client *c, const char *text, size_t len,
+		     const char *client_id)
+{
+	struct room *r = c->room;
+	char *own_text = NULL;
+	if (!r)
+		return;
+	srv->stats.messages_in++;
+	if (hooks_any(&srv->hooks, CHATD_EV_MESSAGE)) {
+		struct chatd_message_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
+						  .text = text, .text_len = len, .core_private = &own_text };
+		int res = hooks_dispatch(&srv->hooks, CHATD_EV_MESSAGE, &ev);
+		text = ev.text;
+		len = ev.text_len;
+		if (res == CHATD_DENY) {
+			client_send_error(c, ev.error_code ? ev.error_code : "denied",
+					  ev.error_message ? ev.error_message : "message refused", ev.retry_after_ms);
+			goto done;
+		}
+		if (res != CHATD_OK || c->room != r) /* consumed, or a hook moved the client */
+			goto done;
+	}
+	struct pending *p = calloc(1, sizeof *p);
+	if (!p)
+		goto oom;
+	p->srv = srv;
+	p->sender = client_ref(c);
+	p->room = r;
+	p->id = ++r->last_id;
+	p->ts = now_ms();
+	p->username = strdup(c->name);
+	p->text = strndup(text, len);
+	if (client_id)
+		snprintf(p->client_id, sizeof p->client_id, "%s", client_id);
+	if (!p->username || !p->text) {
+		pending_free(p);
+		goto oom;
+	}
+	p->holds = 1; /* the core's own, released below */
+	if (hooks_any(&srv->hooks, CHATD_EV_STORE)) {
+		struct chatd_store_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r, .id = p->id,
+						.ts = p->ts, .username = p->username, .text = p->text,
+						.text_len = len, .held = (chatd_held *)p };
+		hooks_dispatch(&srv->hooks, CHATD_EV_STORE, &ev);
+	}
+	publish_hold_release((chatd_held *)p, 1);
+	goto done;
+oom:
+	client_send_error(c, "internal", "out of memory", 0);
+done:
+	free(own_text);
+}

@@ -1,0 +1,24 @@
+/* The room-message pipeline: MESSAGE hooks, id and timestamp, STORE hooks
+ * (which may hold the message until it is stored), then one fan-out. */
+#ifndef CHATD_PUBLISH_H
+#define CHATD_PUBLISH_H
+
+#include "server.h"
+
+/*
+ * Post text (borrowed, validated) from c to its room. client_id (borrowed,
+ * may be NULL) comes back on the sender's copy only. Errors go to c as
+ * error frames.
+ */
+void publish_message(struct chatd_server *srv, struct chatd_client *c, const char *text, size_t len,
+		     const char *client_id);
+
+/* Fan b (borrowed) out to every member of r but except (may be NULL). */
+void publish_to_room(struct chatd_server *srv, struct room *r, struct outbuf *b,
+		     const struct chatd_client *except, int flags);
+
+/* The plugin API's hold_keep / hold_release (see chatd/plugin.h). */
+chatd_held *publish_hold_keep(chatd_held *held);
+void publish_hold_release(chatd_held *held, int ok);
+
+#endif

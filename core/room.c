@@ -1,0 +1,97 @@
+#include "room.h"
+#include "hooks.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void room_free(struct room *r)
+{
+	for (size_t i = 0; i < r->njoined; i++)
+		free(r->joined[i]);
+	for (size_t i = 0; i < r->nleft; i++)
+		free(r->left[i]);
+	free(r->joined);
+	free(r->left);
+	free(r->members);
+	free(r);
+}
+
+struct room *room_get(struct chatd_server *srv, const char *name)
+{
+	struct room *r = strmap_get(&srv->rooms, name);
+	if (r)
+		return r;
+	if (!(r = calloc(1, sizeof *r)))
+		return NULL;
+	snprintf(r->name, sizeof r->name, "%s", name);
+	if (strmap_put(&srv->rooms, name, r)) {
+		free(r);
+		return NULL;
+	}
+	if (hooks_any(&srv->hooks, CHATD_EV_ROOM_CREATE)) {
+		struct chatd_room_create_event ev = { .size = sizeof ev, .room = (chatd_room *)r, .last_id = 0 };
+		hooks_dispatch(&srv->hooks, CHATD_EV_ROOM_CREATE, &ev);
+		if (ev.last_id > r->last_id)
+			r->last_id = ev.last_id;
+	}
+	return r;
+}
+
+int room_add(struct room *r, struct chatd_client *c)
+{
+	if (r->count == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 4;
+		struct chatd_client **n = realloc(r->members, ncap * sizeof *n);
+		if (!n)
+			return -1;
+		r->members = n;
+		r->cap = ncap;
+	}
+	c->room = r;
+	c->room_index = r->count;
+	r->members[r->count++] = c;
+	if (r->count == 1)
+		c->srv->nrooms_live++;
+	return 0;
+}
+
+void room_remove(struct chatd_server *srv, struct chatd_client *c)
+{
+	struct room *r = c->room;
+	if (!r)
+		return;
+	/* swap-remove: O(1), members are unordered */
+	struct chatd_client *last = r->members[--r->count];
+	r->members[c->room_index] = last;
+	last->room_index = c->room_index;
+	c->room = NULL;
+	if (r->count)
+		return;
+	srv->nrooms_live--;
+	if (r->last_id > 0) { /* keep its id sequence; give back the member array */
+		free(r->members);
+		r->members = NULL;
+		r->cap = 0;
+		return;
+	}
+	strmap_del(&srv->rooms, r->name);
+	room_free(r);
+}
+
+json_t *room_user_list(const struct room *r, size_t max)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < r->count && (!max || i < max); i++)
+		json_array_append_new(a, json_string(r->members[i]->name));
+	return a;
+}
+
+void room_free_all(struct chatd_server *srv)
+{
+	size_t pos = 0;
+	void *v;
+	while (strmap_next(&srv->rooms, &pos, NULL, &v))
+		room_free(v);
+	strmap_free(&srv->rooms);
+}

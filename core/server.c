@@ -1,0 +1,223 @@
+#include "server.h"
+#include "api.h"
+#include "chat.h"
+#include "client.h"
+#include "hooks.h"
+#include "log.h"
+#include "plugins.h"
+#include "room.h"
+#include "serverloop.h"
+#include "ws.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The loop's watchers; they live as long as the server runs. */
+struct loop_watchers {
+	ev_signal sigterm, sigint;
+	ev_timer tick, drain;
+	ev_prepare idle;
+	double drain_deadline;
+	struct chatd_server *srv;
+};
+
+static struct lws_protocols protocols[2];
+
+static void lws_log_bridge(int level, const char *line)
+{
+	int ours = level & LLL_ERR ? LOG_ERR : level & LLL_WARN ? LOG_WARN : LOG_INFO;
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		n--;
+	log_msg(ours, "lws", "%.*s", (int)n, line);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct loop_watchers *lw = w->data;
+	struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms() };
+	hooks_dispatch(&lw->srv->hooks, CHATD_EV_TICK, &ev);
+}
+
+static void on_idle(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct loop_watchers *lw = w->data;
+	if (hooks_any(&lw->srv->hooks, CHATD_EV_LOOP_IDLE)) {
+		struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms() };
+		hooks_dispatch(&lw->srv->hooks, CHATD_EV_LOOP_IDLE, &ev);
+	}
+}
+
+/* While shutting down: stop the loop once every client is gone or the deadline passed. */
+static void on_drain(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct loop_watchers *lw = w->data;
+	if (!lw->srv->nclients || ev_now(loop) >= lw->drain_deadline)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	struct loop_watchers *lw = w->data;
+	struct chatd_server *srv = lw->srv;
+	if (srv->shutting_down)
+		return;
+	log_notice("signal %d: closing %zu connections with 1001 and stopping", w->signum, srv->nclients);
+	srv->shutting_down = 1;
+	for (struct chatd_client *c = srv->clients; c; c = c->next)
+		client_close(c, 1001, "server shutting down");
+	lw->drain_deadline = ev_now(loop) + 1.5;
+	ev_timer_init(&lw->drain, on_drain, 0.02, 0.02);
+	lw->drain.data = lw;
+	ev_timer_start(loop, &lw->drain);
+}
+
+int server_setup(struct chatd_server *srv, int check_only, char *err, size_t errsz)
+{
+	srv->transport = &ws_transport;
+	srv->started_ms = now_ms();
+	srv->rng = (uint32_t)srv->started_ms ^ (uint32_t)getpid();
+	hooks_init(&srv->hooks);
+	strmap_init(&srv->rooms);
+	strmap_init(&srv->nicks);
+	strmap_init(&srv->claimed);
+	log_set_level(srv->cfg.log_level);
+	srv->loop = ev_default_loop(EVBACKEND_EPOLL);
+	if (!srv->loop) {
+		snprintf(err, errsz, "cannot create the event loop (libev epoll)");
+		return -1;
+	}
+	if (!check_only && srv->cfg.data_dir && mkdir(srv->cfg.data_dir, 0750) && errno != EEXIST) {
+		snprintf(err, errsz, "data directory %s: %s", srv->cfg.data_dir, strerror(errno));
+		return -1;
+	}
+	if (plugins_load_all(srv, err, errsz))
+		return -1;
+	return 0;
+}
+
+int server_listen(struct chatd_server *srv, char *err, size_t errsz)
+{
+	struct lws_context_creation_info info;
+	void *foreign[1] = { srv->loop };
+	struct rlimit rl;
+	int lws_levels = LLL_ERR | LLL_WARN;
+	if (srv->cfg.log_level >= LOG_DEBUG)
+		lws_levels |= LLL_NOTICE;
+	lws_set_log_level(lws_levels, lws_log_bridge);
+
+	memset(protocols, 0, sizeof protocols);
+	protocols[0].name = "chatd";
+	protocols[0].callback = ws_callback;
+	protocols[0].per_session_data_size = sizeof(struct session);
+	protocols[0].rx_buffer_size = (size_t)srv->cfg.rx_buffer_size;
+
+	memset(&info, 0, sizeof info);
+	info.port = srv->cfg.port;
+	info.iface = srv->cfg.bind;
+	info.protocols = protocols;
+	info.user = srv;
+	info.foreign_loops = foreign;
+	info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.timeout_secs = (unsigned)srv->cfg.handshake_timeout_s;
+	info.server_string = "chatd/" PACKAGE_VERSION;
+	/* Stay below the process fd limit so accept() at the limit fails
+	 * gracefully instead of spinning (see docs/architecture.md). */
+	unsigned limit = (unsigned)srv->cfg.max_connections + 64;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && limit > rl.rlim_cur - 16)
+		limit = (unsigned)rl.rlim_cur - 16;
+	info.fd_limit_per_thread = limit;
+	static lws_retry_bo_t retry;
+	if (srv->cfg.ping_interval_s > 0) {
+		retry.secs_since_valid_ping = (uint16_t)srv->cfg.ping_interval_s;
+		retry.secs_since_valid_hangup = (uint16_t)(srv->cfg.ping_interval_s * 2 + 5);
+		info.retry_and_idle_policy = &retry;
+	}
+	srv->lws = lws_create_context(&info);
+	if (!srv->lws) {
+		snprintf(err, errsz, "cannot listen on %s:%d (in use, or not permitted?)",
+			 srv->cfg.bind ? srv->cfg.bind : "*", srv->cfg.port);
+		return -1;
+	}
+	return 0;
+}
+
+int server_run(struct chatd_server *srv)
+{
+	struct loop_watchers lw;
+	memset(&lw, 0, sizeof lw);
+	lw.srv = srv;
+	ev_signal_init(&lw.sigterm, on_signal, SIGTERM);
+	ev_signal_init(&lw.sigint, on_signal, SIGINT);
+	ev_timer_init(&lw.tick, on_tick, 1.0, 1.0);
+	ev_prepare_init(&lw.idle, on_idle);
+	lw.sigterm.data = lw.sigint.data = lw.tick.data = lw.idle.data = &lw;
+	ev_signal_start(srv->loop, &lw.sigterm);
+	ev_signal_start(srv->loop, &lw.sigint);
+	ev_timer_start(srv->loop, &lw.tick);
+	ev_prepare_start(srv->loop, &lw.idle);
+	signal(SIGPIPE, SIG_IGN);
+	log_notice("chatd %s listening on port %d, web root %s, %d plugin(s)", PACKAGE_VERSION, srv->cfg.port,
+		   srv->cfg.web_root, srv->nplugins);
+
+	ev_run(srv->loop, 0);
+
+	ev_signal_stop(srv->loop, &lw.sigterm);
+	ev_signal_stop(srv->loop, &lw.sigint);
+	ev_timer_stop(srv->loop, &lw.tick);
+	ev_timer_stop(srv->loop, &lw.drain);
+	/* One last idle pass flushes what plugins batched (history commits). */
+	on_idle(srv->loop, &lw.idle, 0);
+	ev_prepare_stop(srv->loop, &lw.idle);
+	return 0;
+}
+
+void server_teardown(struct chatd_server *srv)
+{
+	if (srv->lws) {
+		lws_context_destroy(srv->lws);
+		srv->lws = NULL;
+	}
+	/* Clients the context did not close (never established) are freed here. */
+	while (srv->clients) {
+		struct chatd_client *c = srv->clients;
+		chat_close(srv, c);
+		client_unref(c);
+	}
+	plugins_unload_all(srv);
+	room_free_all(srv);
+	strmap_free(&srv->nicks);
+	size_t pos = 0;
+	void *v;
+	while (strmap_next(&srv->claimed, &pos, NULL, &v))
+		free(v);
+	strmap_free(&srv->claimed);
+	hooks_free(&srv->hooks);
+	if (srv->loop) {
+		ev_loop_destroy(srv->loop);
+		srv->loop = NULL;
+	}
+	config_free(&srv->cfg);
+}

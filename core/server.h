@@ -1,0 +1,115 @@
+/* The server: the one struct that holds all mutable state, and the types
+ * the core's units share (clients, rooms). Internal: not installed. */
+#ifndef CHATD_SERVER_H
+#define CHATD_SERVER_H
+
+#include <stdint.h>
+#include "chatd/plugin.h"
+#include "config.h"
+#include "hooks.h"
+#include "names.h"
+#include "sendq.h"
+#include "strmap.h"
+
+struct chatd_server;
+struct room;
+
+/* How the core reaches a client's socket; ws.c for real, fakes in tests. */
+struct transport_ops {
+	/* Ask to be told when the client can be written (then drain the queue). */
+	void (*want_write)(struct chatd_client *c);
+};
+
+/* One connection. Refcounted so held messages can outlive the socket. */
+struct chatd_client {
+	struct chatd_server *srv;
+	unsigned refs;
+	uint64_t id;
+	void *transport;            /* struct lws * (or a test fake) */
+	char name[NICK_MAX_BYTES + 1];
+	char fold[NICK_MAX_BYTES * 2 + 1];      /* key in srv->nicks, "" if none */
+	char requested[NICK_MAX_BYTES * 2 + 1]; /* folded last requested name */
+	char address[64];
+	char join_room[ROOM_MAX_BYTES + 1];     /* room from the handshake */
+	char query_name[NICK_MAX_BYTES * 4 + 1];/* ?name= as given */
+	int64_t since;              /* ?since=, -1 when absent */
+	struct room *room;          /* NULL before the first join and after leaving */
+	size_t room_index;          /* position in room->members */
+	struct sendq q;
+	int accepted;               /* passed the CONNECT hooks */
+	int established;            /* upgraded and welcomed */
+	int gone;                   /* socket closed; only refs keep it */
+	int closing;                /* a close was requested */
+	int close_code;
+	char close_reason[64];
+	int bad_frames;             /* consecutive refused frames */
+	/* receive assembly of one WebSocket message */
+	char *rx;
+	size_t rx_len, rx_cap;
+	int rx_frames;              /* frames (fragments) in this message */
+	int rx_frame_done;          /* the previous chunk ended a frame */
+	int rx_oversize;            /* message past max_frame_bytes */
+	int writing;                /* want_write already requested */
+	void **slots;               /* per-plugin data, srv->nplugins long */
+	struct chatd_client *prev, *next; /* srv->clients */
+};
+
+/* One room. A room that has had messages is kept while empty so its ids
+ * are never reused; an empty room without messages is freed. */
+struct room {
+	char name[ROOM_MAX_BYTES + 1];
+	struct chatd_client **members;
+	size_t count, cap;
+	int64_t last_id;
+	/* Big-room presence coalescing: names that joined / left since the last summary. */
+	char **joined, **left;
+	size_t njoined, nleft;
+};
+
+/* Counters for /metrics. */
+struct server_stats {
+	uint64_t connections_total;
+	uint64_t messages_in;
+	uint64_t messages_out;      /* deliveries queued */
+	uint64_t frames_dropped;    /* droppable/presence frames refused by full queues */
+	uint64_t slow_closed;       /* clients closed with 1013 */
+	uint64_t errors_sent;
+	uint64_t handshakes_denied;
+};
+
+struct loaded_plugin;
+
+/* A frame type claimed by a plugin (api->claim_type). */
+struct claim {
+	chatd_hook_fn fn;
+	void *userdata;
+	struct loaded_plugin *owner;
+};
+
+struct chatd_server {
+	struct chatd_config cfg;
+	const struct transport_ops *transport;
+	void *lws;                  /* struct lws_context * */
+	void *loop;                 /* struct ev_loop * */
+	struct hooks hooks;
+	struct strmap rooms;        /* name -> struct room * */
+	struct strmap nicks;        /* folded name -> struct chatd_client * */
+	struct strmap claimed;      /* frame type -> struct claim * */
+	struct loaded_plugin **plugins;
+	int nplugins;
+	struct chatd_client *clients; /* every live client */
+	size_t nclients;
+	size_t nrooms_live;
+	uint64_t next_client_id;
+	uint32_t rng;               /* guest-name generator state */
+	struct server_stats stats;
+	int shutting_down;
+	int64_t started_ms;
+	struct chatd_timer *timers; /* plugin timers (api.c) */
+	char plugin_error[512];     /* the last api->option_error text */
+};
+
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+int64_t now_ms(void);
+
+#endif

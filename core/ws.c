@@ -1,0 +1,204 @@
+#include "ws.h"
+#include "chat.h"
+#include "client.h"
+#include "http.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(OUTBUF_PRE == LWS_PRE, "OUTBUF_PRE must equal LWS_PRE");
+
+/* Frames written per WRITEABLE callback before yielding to other sockets. */
+#define WRITE_BATCH 64
+
+static void ws_want_write(struct chatd_client *c)
+{
+	if (c->transport)
+		lws_callback_on_writable((struct lws *)c->transport);
+}
+
+const struct transport_ops ws_transport = { ws_want_write };
+
+static struct chatd_server *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* Refuse a handshake with a real HTTP status (lws would otherwise just drop it). */
+static int refuse_handshake(struct lws *wsi, int status, const char *reason)
+{
+	lws_return_http_status(wsi, (unsigned)status, reason);
+	return -1;
+}
+
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: validate /ws/{room}, make the client, run CONNECT hooks. */
+static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *s)
+{
+	char uri[256], arg[NICK_MAX_BYTES * 4 + 8], origin[256], host[256], addr[64];
+	int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+	if (n <= 0)
+		return refuse_handshake(wsi, 400, "bad request");
+	if (strncmp(uri, "/ws/", 4))
+		return refuse_handshake(wsi, 404, "no such endpoint");
+	const char *room = uri + 4;
+	if (!room_name_valid(room, strlen(room)))
+		return refuse_handshake(wsi, 400, "invalid room name");
+	lws_get_peer_simple(wsi, addr, sizeof addr);
+	struct chatd_client *c = client_new(srv, wsi, addr);
+	if (!c)
+		return refuse_handshake(wsi, 503, "out of memory");
+	s->client = c;
+	snprintf(c->join_room, sizeof c->join_room, "%s", room);
+	const char *v = lws_get_urlarg_by_name(wsi, "name=", arg, sizeof arg);
+	if (v)
+		snprintf(c->query_name, sizeof c->query_name, "%s", v);
+	v = lws_get_urlarg_by_name(wsi, "since=", arg, sizeof arg);
+	if (v) {
+		char *end;
+		long long since = strtoll(v, &end, 10);
+		if (*v && !*end && since >= 0)
+			c->since = since;
+	}
+	int has_origin = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0;
+	int has_host = lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0;
+	const char *reason = NULL;
+	int status = chat_handshake(srv, c, has_origin ? origin : NULL, has_host ? host : NULL, &reason);
+	if (!status)
+		return 0;
+	log_info("handshake from %s to room %s refused: %d %s", addr, room, status, reason);
+	chat_close(srv, c);
+	client_unref(c);
+	s->client = NULL;
+	return refuse_handshake(wsi, status, reason);
+}
+
+/* Drain c's queue: up to WRITE_BATCH frames, stopping when lws buffers. */
+static int ws_writeable(struct lws *wsi, struct chatd_client *c)
+{
+	c->writing = 0;
+	if (c->closing && (c->close_code == 1013 || c->close_code == 1001 || !c->q.count)) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
+				 strlen(c->close_reason));
+		return -1;
+	}
+	for (int i = 0; i < WRITE_BATCH && c->q.count; i++) {
+		struct sendq_entry *e = sendq_peek(&c->q);
+		int n = lws_write(wsi, outbuf_payload(e->buf), e->buf->len, LWS_WRITE_TEXT);
+		if (n < 0)
+			return -1;
+		sendq_pop(&c->q);
+		if (lws_partial_buffered(wsi))
+			break;
+	}
+	if (c->q.count || c->closing) {
+		c->writing = 1;
+		lws_callback_on_writable(wsi);
+	}
+	return 0;
+}
+
+/* One chunk of an incoming message: bound it, assemble it, hand it over. */
+static int ws_receive(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c, const char *in, size_t len)
+{
+	if (c->closing)
+		return 0;
+	if (lws_frame_is_binary(wsi)) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)"binary frames are not accepted", 30);
+		return -1;
+	}
+	size_t remaining = lws_remaining_packet_payload(wsi);
+	if (lws_is_first_fragment(wsi) && c->rx_frame_done) {
+		c->rx_len = 0;
+		c->rx_frames = 1;
+	} else if (c->rx_frame_done) {
+		c->rx_frames++;
+	}
+	if (c->rx_frames > srv->cfg.max_fragments) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"too many fragments", 18);
+		return -1;
+	}
+	if (c->rx_len + len + remaining > srv->cfg.max_frame_bytes) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too large", 17);
+		return -1;
+	}
+	if (c->rx_len + len > c->rx_cap) {
+		size_t ncap = c->rx_len + len + remaining;
+		char *n = realloc(c->rx, ncap + 1);
+		if (!n)
+			return -1;
+		c->rx = n;
+		c->rx_cap = ncap;
+	}
+	memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	c->rx_frame_done = remaining == 0;
+	if (lws_is_final_fragment(wsi) && remaining == 0) {
+		size_t n = c->rx_len;
+		c->rx_len = 0;
+		chat_frame(srv, c, c->rx, n);
+		if (c->rx_cap > 4096) { /* do not keep a big message's buffer per idle client */
+			free(c->rx);
+			c->rx = NULL;
+			c->rx_cap = 0;
+		}
+	}
+	return 0;
+}
+
+static void ws_closed(struct chatd_server *srv, struct session *s)
+{
+	struct chatd_client *c = s->client;
+	if (!c)
+		return;
+	s->client = NULL;
+	chat_close(srv, c);
+	client_unref(c);
+}
+
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct session *s = user;
+	struct chatd_server *srv;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return ws_filter(server_of(wsi), wsi, s);
+	case LWS_CALLBACK_ESTABLISHED:
+		if (!s->client)
+			return -1;
+		chat_open(server_of(wsi), s->client);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (!s->client)
+			return -1;
+		return ws_receive(server_of(wsi), wsi, s->client, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!s->client)
+			return 0;
+		return ws_writeable(wsi, s->client);
+	case LWS_CALLBACK_CLOSED:
+		ws_closed(server_of(wsi), s);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (s) {
+			srv = server_of(wsi);
+			ws_closed(srv, s);
+			free(s->http_body);
+			s->http_body = NULL;
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		return http_request(server_of(wsi), wsi, s, in, len);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_writeable(wsi, s);
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

@@ -1,0 +1,310 @@
+/*
+ * chatd plugin ABI.
+ *
+ * A plugin is a shared object loaded with dlopen(RTLD_NOW | RTLD_LOCAL). It
+ * exports three symbols (see the end of this file):
+ *
+ *   int  chatd_plugin_version(int count, const int *supported);
+ *   int  chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api,
+ *                          const struct chatd_option *opts, int nopts,
+ *                          void **userdata);
+ *   void chatd_plugin_cleanup(void *userdata);      (optional)
+ *
+ * Ownership words follow jansson: "borrowed" means the callee may use the
+ * pointer only for the duration of the call; "new" means the caller owns the
+ * result and must free it; "steals" means the callee takes ownership.
+ *
+ * Compatibility rules: event numbers and return codes are never renumbered;
+ * event structs start with their size and end with reserved fields; struct
+ * chatd_api only grows at the end (check api->size before using a member
+ * added after CHATD_PLUGIN_ABI 1).
+ */
+#ifndef CHATD_PLUGIN_H
+#define CHATD_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version this header describes. */
+#define CHATD_PLUGIN_ABI 1
+
+/* Opaque handles. All are owned by the core; plugins only borrow them. */
+typedef struct chatd_plugin chatd_plugin; /* one loaded plugin */
+typedef struct chatd_client chatd_client; /* one connection */
+typedef struct chatd_room chatd_room;     /* one room */
+typedef struct chatd_timer chatd_timer;   /* one timer */
+typedef struct chatd_frame chatd_frame;   /* an outgoing JSON frame */
+typedef struct chatd_held chatd_held;     /* a message held by a STORE hook */
+
+/* Hook return codes. */
+enum chatd_result {
+	CHATD_OK = 0,       /* continue with the next hook / normal processing */
+	CHATD_CONSUMED = 1, /* filter: stop; the plugin has dealt with it */
+	CHATD_DENY = 2,     /* filter: stop; refuse (error fields say why) */
+	CHATD_HOLD = 3      /* STORE only: the plugin holds the message (see below) */
+};
+
+/*
+ * Events. "filter" events look at the hook's return; "notify" events ignore
+ * it. Hooks run in priority order (lower first), then registration order.
+ */
+enum chatd_event {
+	CHATD_EV_CONNECT = 1,     /* filter: WebSocket handshake; deny sets http_status */
+	CHATD_EV_JOIN = 2,        /* notify: client joined a room; welcome already sent */
+	CHATD_EV_MESSAGE = 3,     /* filter: room message; modify, consume or deny */
+	CHATD_EV_LEAVE = 4,       /* notify: client left a room (switch or disconnect) */
+	CHATD_EV_DISCONNECT = 5,  /* notify: client is gone; last call with it */
+	CHATD_EV_TICK = 6,        /* notify: once a second */
+	CHATD_EV_FRAME = 7,       /* filter: a frame whose "type" a plugin claimed */
+	CHATD_EV_STORE = 8,       /* filter: a message with its id, before fan-out; may HOLD */
+	CHATD_EV_LOOP_IDLE = 9,   /* notify: once per loop iteration before it sleeps */
+	CHATD_EV_ROOM_CREATE = 10,/* notify: room created; may raise last_id */
+	CHATD_EV_RENAME = 11,     /* notify: client changed its nickname */
+	CHATD_EV_COUNT_ = 12      /* not an event: one past the last */
+};
+
+/* Priorities: smaller runs first. Security plugins use EARLY. */
+#define CHATD_PRIO_EARLY -100
+#define CHATD_PRIO_DEFAULT 0
+#define CHATD_PRIO_LATE 100
+
+/* CHATD_EV_CONNECT: the handshake of /ws/{room}; the client is in no room yet. */
+struct chatd_connect_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	const char *room;          /* borrowed: the validated room name */
+	const char *origin;        /* borrowed: Origin header, NULL when absent */
+	const char *host;          /* borrowed: Host header, NULL when absent */
+	const char *address;       /* borrowed: peer IP address as text */
+	int http_status;           /* out on DENY: 403, 429, 503 ... (default 403) */
+	const char *reason;        /* out on DENY: static or plugin-owned text */
+	void *reserved[8];
+};
+
+/* CHATD_EV_JOIN and CHATD_EV_LEAVE. */
+struct chatd_room_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	chatd_room *room;          /* borrowed */
+	int64_t since;             /* JOIN: ?since=ID of a reconnect, -1 when absent */
+	int first_join;            /* JOIN: 1 on the connection's first room */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_MESSAGE: a room message from a client, already validated
+ * (non-empty UTF-8 text within max_message_bytes). To change the text call
+ * api->message_set_text(ev, ...). To deny, set error_code (a stable one-word
+ * code), error_message and optionally retry_after_ms, and return CHATD_DENY.
+ */
+struct chatd_message_event {
+	size_t size;
+	chatd_client *client;      /* borrowed: the sender */
+	chatd_room *room;          /* borrowed */
+	const char *text;          /* borrowed: current text, NUL-terminated */
+	size_t text_len;
+	const char *error_code;    /* out on DENY */
+	const char *error_message; /* out on DENY */
+	int retry_after_ms;        /* out on DENY, 0 = none */
+	void *core_private;        /* do not touch */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_STORE: a message that passed CHATD_EV_MESSAGE, with its room id and
+ * timestamp. A storage plugin may return CHATD_HOLD after taking `held`
+ * (api->hold_keep): the message is fanned out (and acknowledged to its
+ * sender) only when every holder calls api->hold_release(held, ok).
+ */
+struct chatd_store_event {
+	size_t size;
+	chatd_client *client;      /* borrowed: the sender; may be NULL later */
+	chatd_room *room;          /* borrowed */
+	int64_t id;
+	int64_t ts;                /* ms since the epoch */
+	const char *username;      /* borrowed */
+	const char *text;          /* borrowed */
+	size_t text_len;
+	chatd_held *held;          /* borrowed: pass to api->hold_keep to HOLD */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_FRAME: a client frame whose "type" this plugin claimed with
+ * api->claim_type. Read fields with api->frame_get_*. Deny like MESSAGE.
+ */
+struct chatd_frame_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	chatd_room *room;          /* borrowed: current room */
+	const char *type;          /* borrowed */
+	const void *json;          /* borrowed: opaque, for api->frame_get_* */
+	const char *error_code;    /* out on DENY */
+	const char *error_message; /* out on DENY */
+	int retry_after_ms;        /* out on DENY */
+	void *reserved[8];
+};
+
+/* CHATD_EV_ROOM_CREATE: a storage plugin raises last_id to its stored maximum. */
+struct chatd_room_create_event {
+	size_t size;
+	chatd_room *room;          /* borrowed */
+	int64_t last_id;           /* in/out: the next message gets last_id + 1 */
+	void *reserved[8];
+};
+
+/* CHATD_EV_RENAME. */
+struct chatd_rename_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	const char *old_name;      /* borrowed */
+	const char *new_name;      /* borrowed */
+	void *reserved[8];
+};
+
+/* CHATD_EV_TICK, CHATD_EV_LOOP_IDLE, CHATD_EV_DISCONNECT. */
+struct chatd_plain_event {
+	size_t size;
+	chatd_client *client;      /* borrowed: DISCONNECT only, else NULL */
+	int64_t now_ms;
+	void *reserved[8];
+};
+
+/* One hook callback. `event` points at the struct for its event number. */
+typedef int (*chatd_hook_fn)(int event_id, void *event, void *userdata);
+typedef void (*chatd_timer_fn)(chatd_timer *timer, void *userdata);
+
+/* One option from the plugin's config section. */
+struct chatd_option {
+	const char *key;           /* borrowed */
+	const char *value;         /* borrowed */
+	int line;                  /* line in the config file */
+};
+
+/* Log levels for api->log. */
+enum chatd_log_level { CHATD_LOG_ERR = 0, CHATD_LOG_WARN = 1, CHATD_LOG_NOTICE = 2, CHATD_LOG_INFO = 3, CHATD_LOG_DEBUG = 4 };
+
+/* Send flags: how a frame may be treated when a client's queue fills. */
+#define CHATD_SEND_NORMAL 0
+#define CHATD_SEND_DROPPABLE 1 /* typing and the like: dropped first */
+#define CHATD_SEND_PRESENCE 2  /* join/leave notices: dropped after droppable */
+
+/*
+ * The services the core offers. Every function is called from the loop
+ * thread only. Unless said otherwise, strings returned are borrowed and valid
+ * until the object they describe goes away or changes.
+ */
+struct chatd_api {
+	size_t size;               /* sizeof(struct chatd_api) of the core */
+	int abi;                   /* CHATD_PLUGIN_ABI of the core */
+
+	/* Hooks. Returns 0, -1 on a bad event id. Safe to call from a hook. */
+	int (*hook_register)(chatd_plugin *self, int event_id, chatd_hook_fn fn, void *userdata, int priority);
+	int (*hook_unregister)(chatd_plugin *self, int event_id, chatd_hook_fn fn, void *userdata);
+	/* Claim frames {"type": type}: they arrive as CHATD_EV_FRAME to fn. -1 if taken. */
+	int (*claim_type)(chatd_plugin *self, const char *type, chatd_hook_fn fn, void *userdata);
+
+	/* Logging, prefixed with the plugin's name. */
+	void (*log)(chatd_plugin *self, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+		__attribute__((format(printf, 3, 4)))
+#endif
+		;
+	/* Report a bad option during init: "FILE:LINE: plugin NAME: option 'KEY': MSG". */
+	void (*option_error)(chatd_plugin *self, const struct chatd_option *opt, const char *fmt, ...)
+#if defined(__GNUC__)
+		__attribute__((format(printf, 3, 4)))
+#endif
+		;
+	/* The data directory (-D / data_dir): where a plugin keeps its files. */
+	const char *(*data_dir)(chatd_plugin *self);
+	/* The plugin's name as in the config section header. */
+	const char *(*plugin_name)(chatd_plugin *self);
+
+	/* Clients. */
+	const char *(*client_name)(const chatd_client *c);
+	chatd_room *(*client_room)(const chatd_client *c);          /* NULL during CONNECT */
+	const char *(*client_address)(const chatd_client *c);
+	uint64_t (*client_id)(const chatd_client *c);               /* unique, never reused */
+	/* Per-plugin slot on each client: returns a pointer to a void* (NULL first). */
+	void **(*client_slot)(chatd_plugin *self, chatd_client *c);
+	/* Find a connected client by nickname (case-insensitive), NULL if none. */
+	chatd_client *(*client_find)(chatd_plugin *self, const char *name);
+	/* Close a client with a WebSocket close code (1008 ...); async, safe in hooks. */
+	void (*client_close)(chatd_client *c, int code, const char *reason);
+	/* Send an error frame {"type":"error","code":...}. */
+	void (*send_error)(chatd_client *c, const char *code, const char *message, int retry_after_ms);
+
+	/* Rooms. */
+	const char *(*room_name)(const chatd_room *r);
+	size_t (*room_member_count)(const chatd_room *r);
+	int64_t (*room_last_id)(const chatd_room *r);
+
+	/* Outgoing frames: a JSON object built field by field. */
+	chatd_frame *(*frame_new)(const char *type);                  /* new */
+	void (*frame_free)(chatd_frame *f);
+	void (*frame_set_str)(chatd_frame *f, const char *key, const char *value);
+	void (*frame_set_int)(chatd_frame *f, const char *key, int64_t value);
+	void (*frame_set_bool)(chatd_frame *f, const char *key, int value);
+	/* Append child (steals) to the array `key` of f, creating it. */
+	void (*frame_push)(chatd_frame *f, const char *key, chatd_frame *child);
+	/* Send f (borrowed) to one client. Returns 0, -1 if the client is closing. */
+	int (*send)(chatd_client *c, chatd_frame *f, int flags);
+	/* Send f (borrowed) to every member of r except `except` (may be NULL). */
+	void (*broadcast)(chatd_room *r, chatd_frame *f, const chatd_client *except, int flags);
+
+	/* Reading a claimed frame (CHATD_EV_FRAME): 1 found with the right type, 0 absent, -1 wrong type. */
+	int (*frame_get_str)(const void *json, const char *key, const char **out);
+	int (*frame_get_int)(const void *json, const char *key, int64_t *out);
+
+	/* Message events. */
+	int (*message_set_text)(struct chatd_message_event *ev, const char *text);
+	/* Keep a held message (STORE): returns the handle to release later. */
+	chatd_held *(*hold_keep)(chatd_held *held);
+	/* Release a held message; ok = 0 means storing failed (sender gets an error). */
+	void (*hold_release)(chatd_held *held, int ok);
+
+	/* Timers on the loop. repeat_ms = 0 fires once (then it is freed). */
+	chatd_timer *(*timer_add)(chatd_plugin *self, int64_t after_ms, int64_t repeat_ms, chatd_timer_fn fn, void *userdata);
+	void (*timer_cancel)(chatd_timer *t);
+	int64_t (*now_ms)(void);
+
+	/* Counters exported on /metrics as chatd_plugin_counter{plugin,name}. */
+	void (*counter_add)(chatd_plugin *self, const char *name, int64_t delta);
+};
+
+/*
+ * Entry points a plugin exports.
+ *
+ * chatd_plugin_version: `supported` lists the ABI versions the core speaks
+ * (borrowed). Return the one the plugin uses, or -1 to refuse loading.
+ *
+ * chatd_plugin_init: called once after the version check, with the options of
+ * its config section (borrowed, valid during the call only). Register hooks
+ * here. Reject unknown keys with api->option_error and return non-zero: the
+ * server then refuses to start. *userdata is handed back to cleanup.
+ *
+ * chatd_plugin_cleanup: optional; called at shutdown after every client is
+ * gone. Hooks and timers are removed by the core.
+ */
+typedef int (*chatd_plugin_version_fn)(int count, const int *supported);
+typedef int (*chatd_plugin_init_fn)(chatd_plugin *self, const struct chatd_api *api,
+				    const struct chatd_option *opts, int nopts, void **userdata);
+typedef void (*chatd_plugin_cleanup_fn)(void *userdata);
+
+#if defined(__GNUC__)
+#define CHATD_EXPORT __attribute__((visibility("default")))
+#else
+#define CHATD_EXPORT
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHATD_PLUGIN_H */

@@ -1,0 +1,211 @@
+// Core chat features of the bundled client against a real chatd: two people chatting,
+// own messages styled apart, room switching on one socket, the member list, renames, errors.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startChatd, stopChatd, cleanupChatd, launchBrowser, openClient, closePage,
+  say, waitMessage, waitMembers, memberNames, waitConnected,
+} from './helpers.mjs';
+
+let srv;
+let browser;
+
+before(async () => {
+  srv = await startChatd();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await stopChatd(srv);
+  cleanupChatd(srv);
+});
+
+test('two people chat in one room; own messages look different', async () => {
+  const alice = await openClient(browser, srv, { name: 'Alice', room: 'lobby' });
+  const bob = await openClient(browser, srv, { name: 'Bob', room: 'lobby' });
+  try {
+    await waitMembers(alice, ['Alice', 'Bob']);
+    await say(alice, 'hello from alice');
+    await say(bob, 'hi alice, bob here');
+
+    const aliceOwn = await waitMessage(alice, 'hello from alice');
+    const bobSeesAlice = await waitMessage(bob, 'hello from alice');
+    const aliceSeesBob = await waitMessage(alice, 'hi alice, bob here');
+    await waitMessage(bob, 'hi alice, bob here');
+
+    assert.match(await aliceOwn.getAttribute('class'), /\bown\b/);
+    assert.doesNotMatch(await bobSeesAlice.getAttribute('class'), /\bown\b/);
+    assert.doesNotMatch(await aliceSeesBob.getAttribute('class'), /\bown\b/);
+    const bg = (loc) => loc.evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert.notEqual(await bg(aliceOwn), await bg(aliceSeesBob), 'own and other rows share a background');
+
+    // The echo replaced the pending row: it carries the server id, and nothing is left pending.
+    assert.match(await aliceOwn.getAttribute('data-id'), /^\d+$/);
+    assert.equal(await alice.locator('.log > .pending').count(), 0);
+    // Author names and HH:MM times with the full date in the title.
+    assert.equal(await bobSeesAlice.locator('.author').textContent(), 'Alice');
+    assert.match(await bobSeesAlice.locator('time').textContent(), /^\d\d:\d\d$/);
+    assert.ok((await bobSeesAlice.locator('time').getAttribute('title')).length > 5);
+    // The same id is never shown twice.
+    const ids = await alice.$$eval('.log > [data-id]', (els) => els.map((e) => e.dataset.id));
+    assert.equal(new Set(ids).size, ids.length);
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
+  }
+});
+
+test('switching rooms uses the same socket and keeps rooms apart', async () => {
+  const alice = await openClient(browser, srv, { name: 'Ann', room: 'roomA' });
+  const bob = await openClient(browser, srv, { name: 'Ben', room: 'roomA' });
+  try {
+    await alice.evaluate(() => { window.__noReload = true; });
+    await say(alice, 'first in A');
+    await waitMessage(bob, 'first in A');
+
+    // Join a new room from the sidebar form.
+    await alice.fill('#join-input', 'roomB');
+    await alice.press('#join-input', 'Enter');
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'roomB');
+    await waitConnected(alice);
+    await waitMembers(alice, ['Ann']);
+    assert.equal(new URL(alice.url()).hash, '#roomB');
+    await say(alice, 'only in B');
+    await waitMessage(alice, 'only in B');
+
+    await say(bob, 'only in A');
+    await waitMessage(bob, 'only in A');
+    await alice.waitForTimeout(500);
+    assert.equal(await alice.locator('.log > .msg', { hasText: 'only in A' }).count(), 0, 'a roomA message leaked into roomB');
+    assert.equal(await bob.locator('.log > .msg', { hasText: 'only in B' }).count(), 0, 'a roomB message leaked into roomA');
+    await waitMembers(bob, ['Ben']);
+
+    // The room list marks the current room.
+    const current = await alice.$eval('#room-list [aria-current="page"]', (e) => e.textContent);
+    assert.match(current, /roomB/);
+    assert.deepEqual(await alice.$$eval('#room-list .room-link', (els) => els.map((e) => e.textContent.replace(/^#\s*/, ''))).then((l) => l.sort()), ['roomA', 'roomB']);
+
+    // Back to roomA through the URL (hashchange), still no reload and no new socket.
+    await alice.evaluate(() => { location.hash = '#roomA'; });
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'roomA');
+    await waitMembers(alice, ['Ann', 'Ben']);
+    await say(bob, 'welcome back');
+    await waitMessage(alice, 'welcome back');
+    assert.equal(await alice.locator('.log > .msg', { hasText: 'only in B' }).count(), 0);
+
+    assert.equal(await alice.evaluate(() => window.__noReload), true, 'the page reloaded');
+    assert.equal(await alice.evaluate(() => window.__wsCount), 1, 'switching rooms opened a new WebSocket');
+
+    // An invalid room name is refused in the UI with a reason, and nothing is sent.
+    await alice.fill('#join-input', 'bad room!');
+    await alice.press('#join-input', 'Enter');
+    const why = await alice.locator('#join-error').textContent();
+    assert.match(why, /letters, digits/);
+    assert.equal(await alice.locator('#room-title').textContent(), 'roomA');
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
+  }
+});
+
+test('member list follows join, rename and leave', async () => {
+  const alice = await openClient(browser, srv, { name: 'Amy', room: 'people' });
+  try {
+    await waitMembers(alice, ['Amy']);
+    const carol = await openClient(browser, srv, { name: 'Carol', room: 'people' });
+    await waitMembers(alice, ['Amy', 'Carol']);
+    await alice.locator('.log > .sys', { hasText: 'Carol' }).first().waitFor();
+
+    await carol.fill('#nick-input', 'Caroline');
+    await carol.press('#nick-input', 'Enter');
+    await waitMembers(alice, ['Amy', 'Caroline']);
+    await waitMembers(carol, ['Amy', 'Caroline']);
+    await carol.waitForFunction(() => document.querySelector('#nick-input').value === 'Caroline');
+    // The own name is marked in the member list.
+    assert.equal(await carol.$eval('#member-list .member.me .member-name', (e) => e.textContent), 'Caroline');
+
+    // A message after the rename counts as own under the new name.
+    await say(carol, 'renamed and talking');
+    const row = await waitMessage(carol, 'renamed and talking');
+    assert.match(await row.getAttribute('class'), /\bown\b/);
+    assert.equal(await (await waitMessage(alice, 'renamed and talking')).locator('.author').textContent(), 'Caroline');
+
+    await closePage(carol);
+    await waitMembers(alice, ['Amy']);
+    assert.match(await alice.locator('#people-count').textContent(), /1/);
+  } finally {
+    await closePage(alice);
+  }
+});
+
+test('renaming to a taken name shows the variant the server gave', async () => {
+  const dana = await openClient(browser, srv, { name: 'Dana', room: 'names' });
+  const eve = await openClient(browser, srv, { name: 'Eve', room: 'names' });
+  try {
+    await say(eve, '/nick Dana');
+    await eve.locator('.notice', { hasText: /Dana is taken; you are Dana\S+/ }).waitFor();
+    const mine = await eve.locator('#nick-input').inputValue();
+    assert.match(mine, /^Dana\S+$/, 'the own name comes from the server');
+    assert.notEqual(mine, 'Dana');
+    await waitMembers(dana, ['Dana', mine]);
+
+    // Joining with a taken name: the welcome carries the variant.
+    const dana2 = await openClient(browser, srv, { name: 'Dana', room: 'names' });
+    await dana2.locator('.notice', { hasText: /Dana is taken; you are \S+/ }).waitFor();
+    assert.notEqual(await dana2.locator('#nick-input').inputValue(), 'Dana');
+    await closePage(dana2);
+  } finally {
+    await closePage(dana);
+    await closePage(eve);
+  }
+});
+
+test('error frames from the server are shown, not swallowed', async () => {
+  const page = await openClient(browser, srv, { name: 'Errol', room: 'errors' });
+  try {
+    await page.evaluate(() => window.__lastWs.send(JSON.stringify({ type: 'no-such-frame-type' })));
+    await page.locator('.notice', { hasText: 'unknown_type' }).waitFor();
+    await page.evaluate(() => window.__lastWs.send('this is not json'));
+    await page.locator('.notice', { hasText: 'bad_request' }).waitFor();
+    assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connected');
+  } finally {
+    await closePage(page);
+  }
+});
+
+test('the byte counter shows the server limit and blocks oversize messages', async (t) => {
+  const page = await openClient(browser, srv, { name: 'Max', room: 'limits' });
+  try {
+    const counter = await page.locator('#byte-counter').textContent();
+    const m = counter.match(/\/\s*(\d+)/);
+    if (!m) { t.skip('welcome carries no limits.max_message_bytes'); return; }
+    const max = Number(m[1]);
+    await page.fill('#msg-input', 'é'.repeat(Math.ceil(max / 2) + 1));   // 2 bytes each: just over the limit
+    await page.locator('#byte-counter.over').waitFor();
+    assert.equal(await page.locator('#send-btn').isDisabled(), true);
+    await page.press('#msg-input', 'Enter');
+    await page.locator('.notice', { hasText: 'the limit is' }).waitFor();
+    assert.equal(await page.locator('.log > .msg').count(), 0, 'an oversize message was sent');
+  } finally {
+    await closePage(page);
+  }
+});
+
+test('local commands: /help lists commands, unknown ones are explained', async () => {
+  const page = await openClient(browser, srv, { name: 'Helga', room: 'cmds' });
+  try {
+    await say(page, '/help');
+    await page.locator('.log > .sys', { hasText: '/msg NAME TEXT' }).waitFor();
+    await say(page, '/frobnicate');
+    await page.locator('.notice', { hasText: 'Unknown command /frobnicate' }).waitFor();
+    assert.equal(await page.locator('#msg-input').inputValue(), '/frobnicate', 'the input was lost');
+    await page.fill('#msg-input', '/join other-room');
+    await page.press('#msg-input', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#room-title').textContent === 'other-room');
+    await waitConnected(page);
+    assert.deepEqual(await memberNames(page), ['Helga']);
+  } finally {
+    await closePage(page);
+  }
+});

@@ -1,0 +1,178 @@
+// Shared helpers for the browser end-to-end tests (node:test + playwright-core + Debian's chromium).
+// Each test file starts its own chatd on a free port and stops it again.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CHATD = process.env.CHATD || path.join(ROOT, 'chatd');
+export const WEBROOT = path.join(ROOT, 'web');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls GET /healthz until it answers 200. */
+async function waitHealthy(port, proc, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) return false;
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
+      await res.arrayBuffer();
+      if (res.status === 200) return true;
+    } catch { /* not up yet */ }
+    await sleep(50);
+  }
+  return false;
+}
+
+/**
+ * Starts chatd: `chatd -c <config> -p <port> -w <webroot> -D <datadir>`.
+ * options: port (default: a free one), webroot (default: web/), dataDir (default: a new temp dir),
+ * config (text; default: "[server]\nport = <port>").
+ */
+export async function startChatd(options = {}) {
+  if (!fs.existsSync(CHATD)) throw new Error(`chatd binary not found at ${CHATD} (run make, or set CHATD)`);
+  const port = options.port ?? await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-e2e-'));
+  const dataDir = options.dataDir ?? path.join(dir, 'data');
+  fs.mkdirSync(dataDir, { recursive: true });
+  const configPath = path.join(dir, 'chatd.conf');
+  fs.writeFileSync(configPath, options.config ?? `[server]\nport = ${port}\n`);
+  const webroot = options.webroot ?? WEBROOT;
+
+  const proc = spawn(CHATD, ['-c', configPath, '-p', String(port), '-w', webroot, '-D', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk) => { output = (output + chunk.toString()).slice(-65536); };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+
+  const srv = { port, proc, dir, dataDir, webroot, url: `http://127.0.0.1:${port}`, exited, output: () => output };
+  if (!await waitHealthy(port, proc, options.timeoutMs ?? 5000)) {
+    await stopChatd(srv, 'SIGKILL');
+    throw new Error(`chatd did not answer /healthz on port ${port} within 5 s; its output:\n${output}`);
+  }
+  return srv;
+}
+
+/** Stops chatd (SIGTERM by default) and waits for it to exit; SIGKILL after 5 s. */
+export async function stopChatd(srv, signal = 'SIGTERM') {
+  if (!srv || !srv.proc) return;
+  const { proc } = srv;
+  if (proc.exitCode === null && proc.signalCode === null) {
+    proc.kill(signal);
+    const done = await Promise.race([srv.exited.then(() => true), sleep(5000).then(() => false)]);
+    if (!done) { proc.kill('SIGKILL'); await srv.exited; }
+  }
+  return { code: proc.exitCode, signal: proc.signalCode };
+}
+
+/** Removes the temporary directory of a stopped chatd. */
+export function cleanupChatd(srv) {
+  if (srv && srv.dir) fs.rmSync(srv.dir, { recursive: true, force: true });
+}
+
+/** Debian's chromium, headless. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-quic', '--no-first-run'],
+  });
+}
+
+/**
+ * Opens the bundled client as `name` in `room`, in a fresh browser context (its own localStorage),
+ * and waits until it is connected. The page records WebSocket constructions (window.__wsCount),
+ * the last socket (window.__lastWs) and CSP violations (window.__csp, plus page.cspErrors from the console).
+ */
+export async function openClient(browser, srv, { name, room = 'general', viewport = { width: 1280, height: 800 }, wait = true } = {}) {
+  const context = await browser.newContext({ viewport });
+  await context.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__wsCount = 0;
+    window.__csp = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) { super(...args); window.__wsCount += 1; window.__lastWs = this; }
+    };
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  const page = await context.newPage();
+  page.cspErrors = [];
+  page.consoleErrors = [];
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (/Content Security Policy/i.test(text)) page.cspErrors.push(text);
+    if (msg.type() === 'error') page.consoleErrors.push(text);
+  });
+  page.on('pageerror', (err) => page.consoleErrors.push(`pageerror: ${err.message}`));
+  const query = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
+  await page.goto(`${srv.url}/${query}#${room}`);
+  if (wait) await waitConnected(page);
+  return page;
+}
+
+export async function waitConnected(page, timeout = 10000) {
+  await page.waitForSelector('#conn[data-state="connected"]', { timeout });
+}
+
+/** Types into the composer and presses Enter. */
+export async function say(page, text) {
+  await page.fill('#msg-input', text);
+  await page.press('#msg-input', 'Enter');
+}
+
+/** Waits for a message row (not pending) whose text is exactly `text`; returns its locator. */
+export async function waitMessage(page, text, { timeout = 10000, pending = false } = {}) {
+  const row = page.locator(`.log > .msg${pending ? '' : ':not(.pending)'}`).filter({
+    has: page.locator('.text', { hasText: text }),
+  }).last();
+  await row.waitFor({ state: 'visible', timeout });
+  return row;
+}
+
+/** Names shown in the member list, in order. */
+export function memberNames(page) {
+  return page.$$eval('#member-list .member-name', (els) => els.map((e) => e.textContent));
+}
+
+/** Waits until the member list equals `expected` (order-insensitive). */
+export async function waitMembers(page, expected, timeout = 10000) {
+  const want = [...expected].sort();
+  try {
+    await page.waitForFunction((w) => {
+      const got = [...document.querySelectorAll('#member-list .member-name')].map((e) => e.textContent).sort();
+      return JSON.stringify(got) === JSON.stringify(w);
+    }, want, { timeout });
+  } catch (err) {
+    throw new Error(`member list is ${JSON.stringify(await memberNames(page))}, expected ${JSON.stringify(want)}`);
+  }
+}
+
+export async function closePage(page) {
+  if (page) await page.context().close();
+}
+
+export { sleep };

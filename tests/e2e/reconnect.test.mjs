@@ -1,0 +1,78 @@
+// Reconnect: the server is killed (SIGKILL) and restarted on the same port. The client shows
+// offline, then connected again; what was typed or sent while offline is not lost.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startChatd, stopChatd, cleanupChatd, launchBrowser, openClient, closePage,
+  say, waitMessage, waitConnected, sleep,
+} from './helpers.mjs';
+
+let srv;
+let browser;
+
+before(async () => {
+  srv = await startChatd();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await stopChatd(srv);
+  cleanupChatd(srv);
+});
+
+test('reconnects after the server is killed and restarted; offline messages are sent', async () => {
+  const alice = await openClient(browser, srv, { name: 'Rita', room: 'resilient' });
+  const bob = await openClient(browser, srv, { name: 'Ross', room: 'resilient' });
+  try {
+    await say(alice, 'before the crash');
+    await waitMessage(bob, 'before the crash');
+    await waitMessage(alice, 'before the crash');
+
+    await stopChatd(srv, 'SIGKILL');
+    await alice.waitForSelector('#conn[data-state="offline"]', { timeout: 5000 });
+    assert.match(await alice.locator('#conn-text').textContent(), /Offline/);
+
+    // Sent while offline: queued and shown as pending.
+    await say(alice, 'sent while offline');
+    const pending = alice.locator('.log > .msg.pending', { hasText: 'sent while offline' });
+    await pending.waitFor();
+    assert.match(await pending.textContent(), /waiting for connection/);
+    // Typed but not sent: stays in the box.
+    await alice.fill('#msg-input', 'a draft I keep');
+
+    await sleep(700);
+    srv = await startChatd({ port: srv.port, dataDir: srv.dataDir });
+
+    await waitConnected(alice, 25000);
+    await waitConnected(bob, 25000);
+    const row = await waitMessage(alice, 'sent while offline', { timeout: 10000 });
+    assert.match(await row.getAttribute('class'), /\bown\b/);
+    assert.equal(await alice.locator('.log > .pending').count(), 0, 'a message is still pending');
+    assert.equal(await alice.locator('#msg-input').inputValue(), 'a draft I keep');
+    // Nothing is shown twice after the reconnect.
+    assert.equal(await alice.locator('.log > .msg', { hasText: 'before the crash' }).count(), 1);
+    assert.equal(await bob.locator('.log > .msg', { hasText: 'before the crash' }).count(), 1);
+    // Still one conversation after the restart.
+    await say(bob, 'after the restart');
+    await waitMessage(alice, 'after the restart');
+    assert.ok(await alice.evaluate(() => window.__wsCount) >= 2);
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
+  }
+});
+
+test('a graceful shutdown (close 1001) is explained', async () => {
+  const page = await openClient(browser, srv, { name: 'Gail', room: 'graceful' });
+  try {
+    await stopChatd(srv, 'SIGTERM');
+    await page.waitForSelector('#conn[data-state="offline"]', { timeout: 5000 });
+    const notes = await page.locator('.log > .sys.warn').allTextContents();
+    assert.ok(notes.some((t) => /restarting|lost/i.test(t)), `no close explanation in ${JSON.stringify(notes)}`);
+    srv = await startChatd({ port: srv.port, dataDir: srv.dataDir });
+    await waitConnected(page, 25000);
+  } finally {
+    await closePage(page);
+  }
+});
