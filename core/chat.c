@@ -219,6 +219,17 @@ void chat_frame(struct chatd_server *srv, struct chatd_client *c, const char *da
 	struct inbound_error err;
 	if (c->closing || c->gone || !c->established)
 		return;
+	if (hooks_any(&srv->hooks, CHATD_EV_RECEIVE)) {
+		struct chatd_receive_event ev = { .size = sizeof ev, .client = c, .data = data, .len = len };
+		if (hooks_dispatch(&srv->hooks, CHATD_EV_RECEIVE, &ev) != CHATD_OK) {
+			if (ev.error_code)
+				client_send_error(c, ev.error_code, ev.error_message ? ev.error_message : ev.error_code,
+						  ev.retry_after_ms);
+			return;
+		}
+		if (c->closing || c->gone)
+			return;
+	}
 	if (inbound_decode(data, len, srv->cfg.max_message_bytes, &in, &err)) {
 		refuse_frame(srv, c, err.code, err.message);
 		return;

@@ -106,6 +106,7 @@ START_TEST(event_numbers_are_frozen)
 	ck_assert_int_eq(CHATD_EV_LOOP_IDLE, 9);
 	ck_assert_int_eq(CHATD_EV_ROOM_CREATE, 10);
 	ck_assert_int_eq(CHATD_EV_RENAME, 11);
+	ck_assert_int_eq(CHATD_EV_RECEIVE, 12);
 	ck_assert(hooks_is_filter(CHATD_EV_CONNECT) && hooks_is_filter(CHATD_EV_MESSAGE));
 	ck_assert(!hooks_is_filter(CHATD_EV_JOIN) && !hooks_is_filter(CHATD_EV_TICK));
 }

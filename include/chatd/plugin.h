@@ -65,7 +65,8 @@ enum chatd_event {
 	CHATD_EV_LOOP_IDLE = 9,   /* notify: once per loop iteration before it sleeps */
 	CHATD_EV_ROOM_CREATE = 10,/* notify: room created; may raise last_id */
 	CHATD_EV_RENAME = 11,     /* notify: client changed its nickname */
-	CHATD_EV_COUNT_ = 12      /* not an event: one past the last */
+	CHATD_EV_RECEIVE = 12,    /* filter: every client text frame, before it is decoded */
+	CHATD_EV_COUNT_ = 13      /* not an event: one past the last */
 };
 
 /* Priorities: smaller runs first. Security plugins use EARLY. */
@@ -172,6 +173,22 @@ struct chatd_plain_event {
 	size_t size;
 	chatd_client *client;      /* borrowed: DISCONNECT only, else NULL */
 	int64_t now_ms;
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_RECEIVE: one complete client text frame (valid UTF-8, within
+ * max_frame_bytes), before JSON decoding: the place to count frames and
+ * bytes. Deny like MESSAGE (the frame is then dropped with an error frame).
+ */
+struct chatd_receive_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	const char *data;          /* borrowed, not NUL-terminated */
+	size_t len;
+	const char *error_code;    /* out on DENY */
+	const char *error_message; /* out on DENY */
+	int retry_after_ms;        /* out on DENY */
 	void *reserved[8];
 };
 

@@ -1,0 +1,1 @@
+# plugins/history: see plugins/history/history.c

@@ -1,0 +1,1 @@
+# plugins/origin: see plugins/origin/origin.c

@@ -1,0 +1,1 @@
+# plugins/privmsg: see plugins/privmsg/privmsg.c

@@ -1,0 +1,1 @@
+# plugins/ratelimit: see plugins/ratelimit/ratelimit.c

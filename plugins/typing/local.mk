@@ -1,0 +1,1 @@
+# plugins/typing: see plugins/typing/typing.c
