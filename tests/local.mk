@@ -46,12 +46,12 @@ TEST_PLUGINS = tests/plugins/probe.so tests/plugins/bad_abi.so tests/plugins/no_
 check_PROGRAMS += $(TEST_PLUGINS)
 tests_plugins_probe_so_SOURCES = tests/plugins/probe.c
 tests_plugins_probe_so_CFLAGS = $(PLUGIN_CFLAGS)
-tests_plugins_probe_so_LDFLAGS = $(PLUGIN_LDFLAGS)
+tests_plugins_probe_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 tests_plugins_bad_abi_so_SOURCES = tests/plugins/bad_abi.c
 tests_plugins_bad_abi_so_CFLAGS = $(PLUGIN_CFLAGS)
-tests_plugins_bad_abi_so_LDFLAGS = $(PLUGIN_LDFLAGS)
+tests_plugins_bad_abi_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 tests_plugins_no_init_so_SOURCES = tests/plugins/no_init.c
 tests_plugins_no_init_so_CFLAGS = $(PLUGIN_CFLAGS)
-tests_plugins_no_init_so_LDFLAGS = $(PLUGIN_LDFLAGS)
+tests_plugins_no_init_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 
 include tests/integration/local.mk
