@@ -215,6 +215,8 @@ void server_teardown(struct chatd_server *srv)
 		free(v);
 	strmap_free(&srv->claimed);
 	hooks_free(&srv->hooks);
+	free(srv->write_batch);
+	srv->write_batch = NULL;
 	if (srv->loop) {
 		ev_loop_destroy(srv->loop);
 		srv->loop = NULL;

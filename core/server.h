@@ -107,6 +107,7 @@ struct chatd_server {
 	int64_t started_ms;
 	struct chatd_timer *timers; /* plugin timers (api.c) */
 	char plugin_error[512];     /* the last api->option_error text */
+	unsigned char *write_batch; /* ws.c's scratch for framing a batch of frames */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

@@ -10,8 +10,10 @@
 
 _Static_assert(OUTBUF_PRE == LWS_PRE, "OUTBUF_PRE must equal LWS_PRE");
 
-/* Frames written per WRITEABLE callback before yielding to other sockets. */
-#define WRITE_BATCH 64
+/* Bytes framed into one write, and writes per WRITEABLE callback before
+ * yielding to other sockets. */
+#define WRITE_BATCH_BYTES (32 * 1024)
+#define WRITE_ROUNDS 4
 
 static void ws_want_write(struct chatd_client *c)
 {
@@ -74,8 +76,62 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	return refuse_handshake(wsi, status, reason);
 }
 
-/* Drain c's queue: up to WRITE_BATCH frames, stopping when lws buffers. */
-static int ws_writeable(struct lws *wsi, struct chatd_client *c)
+/* Write the WebSocket header of an unfragmented, unmasked text frame of len
+ * bytes at out; returns the header length (2, 4 or 10). */
+static size_t ws_frame_header(unsigned char *out, size_t len)
+{
+	out[0] = 0x81; /* FIN + text */
+	if (len < 126) {
+		out[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		out[1] = 126;
+		out[2] = (unsigned char)(len >> 8);
+		out[3] = (unsigned char)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+/* Send the queued frames that fit in one batch with a single write: each is
+ * framed here and copied after the previous one, then the whole batch goes
+ * out as raw bytes (lws buffers whatever the socket does not take). A frame
+ * too big for the batch goes alone through lws_write (no copy). Returns the
+ * number of frames sent, or -1 when the socket failed. */
+static int ws_write_batch(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c)
+{
+	struct sendq_entry *first = sendq_peek(&c->q);
+	if (first->buf->len + 10 > WRITE_BATCH_BYTES) {
+		if (lws_write(wsi, outbuf_payload(first->buf), first->buf->len, LWS_WRITE_TEXT) < 0)
+			return -1;
+		sendq_pop(&c->q);
+		return 1;
+	}
+	if (!srv->write_batch && !(srv->write_batch = malloc(LWS_PRE + WRITE_BATCH_BYTES)))
+		return -1;
+	unsigned char *start = srv->write_batch + LWS_PRE, *p = start;
+	size_t n = 0;
+	for (struct sendq_entry *e; (e = sendq_at(&c->q, n)); n++) {
+		if ((size_t)(p - start) + e->buf->len + 10 > WRITE_BATCH_BYTES)
+			break;
+		p += ws_frame_header(p, e->buf->len);
+		memcpy(p, outbuf_payload(e->buf), e->buf->len);
+		p += e->buf->len;
+	}
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_RAW) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		sendq_pop(&c->q);
+	return (int)n;
+}
+
+/* Drain c's queue in batches until it is empty, lws has to buffer, or
+ * WRITE_ROUNDS batches went (then yield to other sockets). */
+static int ws_writeable(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c)
 {
 	c->writing = 0;
 	if (c->closing && (c->close_code == 1013 || c->close_code == 1001 || !c->q.count)) {
@@ -83,12 +139,9 @@ static int ws_writeable(struct lws *wsi, struct chatd_client *c)
 				 strlen(c->close_reason));
 		return -1;
 	}
-	for (int i = 0; i < WRITE_BATCH && c->q.count; i++) {
-		struct sendq_entry *e = sendq_peek(&c->q);
-		int n = lws_write(wsi, outbuf_payload(e->buf), e->buf->len, LWS_WRITE_TEXT);
-		if (n < 0)
+	for (int round = 0; round < WRITE_ROUNDS && c->q.count; round++) {
+		if (ws_write_batch(srv, wsi, c) < 0)
 			return -1;
-		sendq_pop(&c->q);
 		if (lws_partial_buffered(wsi))
 			break;
 	}
@@ -177,7 +230,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!s->client)
 			return 0;
-		return ws_writeable(wsi, s->client);
+		return ws_writeable(server_of(wsi), wsi, s->client);
 	case LWS_CALLBACK_CLOSED:
 		ws_closed(server_of(wsi), s);
 		return 0;
