@@ -5,6 +5,7 @@
 #include "identity.h"
 #include "log.h"
 #include "message.h"
+#include "presence.h"
 #include "publish.h"
 #include "room.h"
 
@@ -59,8 +60,16 @@ static void send_welcome(struct chatd_server *srv, struct chatd_client *c)
 {
 	json_t *limits = json_pack("{s:I,s:i,s:i}", "max_message_bytes", (json_int_t)srv->cfg.max_message_bytes,
 				   "max_name_chars", NICK_MAX_CHARS, "max_room_bytes", ROOM_MAX_BYTES);
+	/* In a big room the welcome lists at most big_room_members names (the
+	 * joiner's own first); user_count and `who` give the whole picture. */
+	size_t max = presence_coalesced(srv, c->room) ? (size_t)srv->cfg.big_room_members : 0;
+	json_t *users = room_user_list(c->room, max);
+	if (max && users && json_array_size(users) == max && c->room->count > max) {
+		json_array_insert_new(users, 0, json_string(c->name));
+		json_array_remove(users, max);
+	}
 	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:I,s:s,s:o,s:I}", "type", "welcome", "room", c->room->name,
-			      "username", c->name, "users", room_user_list(c->room, 0), "user_count",
+			      "username", c->name, "users", users, "user_count",
 			      (json_int_t)c->room->count, "server", "chatd/" PACKAGE_VERSION, "limits", limits,
 			      "last_id", (json_int_t)c->room->last_id);
 	if (o)
@@ -77,9 +86,13 @@ static void join_room(struct chatd_server *srv, struct chatd_client *c, const ch
 		return;
 	}
 	send_welcome(srv, c);
-	char text[NICK_MAX_BYTES + 32];
-	snprintf(text, sizeof text, "%s joined the chat", c->name);
-	system_event(srv, r, "join", c->name, NULL, NULL, text, NULL);
+	if (presence_coalesced(srv, r)) {
+		presence_note(srv, r, c->name, 1);
+	} else {
+		char text[NICK_MAX_BYTES + 32];
+		snprintf(text, sizeof text, "%s joined the chat", c->name);
+		system_event(srv, r, "join", c->name, NULL, NULL, text, NULL);
+	}
 	if (hooks_any(&srv->hooks, CHATD_EV_JOIN)) {
 		struct chatd_room_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
 					       .since = since, .first_join = first };
@@ -97,8 +110,11 @@ static void leave_room(struct chatd_server *srv, struct chatd_client *c)
 		struct chatd_room_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r, .since = -1 };
 		hooks_dispatch(&srv->hooks, CHATD_EV_LEAVE, &ev);
 	}
+	int coalesced = presence_coalesced(srv, r);
 	room_remove(srv, c);
-	if (r->count) { /* the room still exists while it has members */
+	if (r->count && coalesced) {
+		presence_note(srv, r, c->name, 0);
+	} else if (r->count) { /* the room still exists while it has members */
 		char text[NICK_MAX_BYTES + 32];
 		snprintf(text, sizeof text, "%s left the chat", c->name);
 		system_event(srv, r, "leave", c->name, NULL, NULL, text, NULL);

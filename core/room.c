@@ -1,5 +1,6 @@
 #include "room.h"
 #include "hooks.h"
+#include "presence.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ void room_remove(struct chatd_server *srv, struct chatd_client *c)
 		r->cap = 0;
 		return;
 	}
+	presence_forget(srv, r);
 	strmap_del(&srv->rooms, r->name);
 	room_free(r);
 }

@@ -5,6 +5,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "plugins.h"
+#include "presence.h"
 #include "room.h"
 #include "serverloop.h"
 #include "ws.h"
@@ -188,6 +189,7 @@ int server_run(struct chatd_server *srv)
 	ev_signal_stop(srv->loop, &lw.sigint);
 	ev_timer_stop(srv->loop, &lw.tick);
 	ev_timer_stop(srv->loop, &lw.drain);
+	presence_flush_all(srv);
 	/* One last idle pass flushes what plugins batched (history commits). */
 	on_idle(srv->loop, &lw.idle, 0);
 	ev_prepare_stop(srv->loop, &lw.idle);
@@ -206,6 +208,7 @@ void server_teardown(struct chatd_server *srv)
 		chat_close(srv, c);
 		client_unref(c);
 	}
+	presence_stop(srv);
 	plugins_unload_all(srv);
 	room_free_all(srv);
 	strmap_free(&srv->nicks);

@@ -62,8 +62,10 @@ struct room {
 	size_t count, cap;
 	int64_t last_id;
 	/* Big-room presence coalescing: names that joined / left since the last summary. */
-	char **joined, **left;
+	char **joined, **left;      /* names listed (at most 50 each) */
 	size_t njoined, nleft;
+	size_t joined_more, left_more; /* beyond the listed names */
+	int presence_dirty;         /* a summary is pending */
 };
 
 /* Counters for /metrics. */
@@ -107,6 +109,7 @@ struct chatd_server {
 	int64_t started_ms;
 	struct chatd_timer *timers; /* plugin timers (api.c) */
 	char plugin_error[512];     /* the last api->option_error text */
+	void *presence;             /* presence.c's timer and dirty rooms */
 	unsigned char *write_batch; /* ws.c's scratch for framing a batch of frames */
 };
 

@@ -1,6 +1,7 @@
 /* Unit tests: the chat protocol on the real core with a fake transport
  * (core/chat.c, publish.c, identity.c, room.c, message.c). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +280,41 @@ START_TEST(slow_consumer_closed_at_hard_limit_room_flows)
 }
 END_TEST
 
+START_TEST(big_rooms_coalesce_presence)
+{
+	tc_free(tc);
+	tc = tc_new("[server]\nbig_room_members = 3\npresence_interval_ms = 20\n");
+	struct chatd_client *m[6];
+	char name[16];
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		m[i] = tc_connect(tc, "big", name, NULL);
+	}
+	/* the first two joins are single events; from the third on they are summarised */
+	json_t *w = tc_expect(tc, m[5], "welcome", NULL);
+	ck_assert_int_eq(num(w, "user_count"), 6);
+	ck_assert_int_eq(json_array_size(json_object_get(w, "users")), 3); /* truncated snapshot */
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(w, "users"), 0)), "u5");
+	json_decref(w);
+	ck_assert_ptr_null(tc_expect(tc, m[5], "system", "join"));
+	tc_drain(m[0]);
+	tc_disconnect(tc, m[4]);
+	tc_run(tc, 60);
+	json_t *p = tc_expect(tc, m[0], "system", "presence");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(json_array_size(json_object_get(p, "joined")), 4); /* u2..u5 */
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "left"), 0)), "u4");
+	ck_assert_int_eq(num(p, "count"), 5);
+	ck_assert_str_eq(str(p, "message"), "u2, u3, u4 and 1 other joined; u4 left");
+	json_decref(p);
+	ck_assert_ptr_null(tc_expect(tc, m[0], "system", "presence")); /* one summary, not one per event */
+	tc_send(tc, m[0], "{\"type\":\"who\"}");
+	json_t *u = tc_expect(tc, m[0], "users", NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(u, "users")), 5); /* who is never truncated */
+	json_decref(u);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("chat");
@@ -297,6 +333,7 @@ int main(void)
 	tcase_add_test(tc_core, leave_on_disconnect_and_room_cleanup);
 	tcase_add_test(tc_core, room_ids_survive_emptying);
 	tcase_add_test(tc_core, slow_consumer_closed_at_hard_limit_room_flows);
+	tcase_add_test(tc_core, big_rooms_coalesce_presence);
 	suite_add_tcase(s, tc_core);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
