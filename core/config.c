@@ -35,6 +35,7 @@ static const struct server_key server_keys[] = {
 	SK("send_queue_soft_bytes", OPT_SIZE, send_queue_soft_bytes, 1024, 1LL << 30),
 	SK("max_bad_frames", OPT_INT, max_bad_frames, 1, 1000000),
 	SK("handshake_timeout", OPT_INT, handshake_timeout_s, 1, 3600),
+	SK("fragment_timeout", OPT_INT, fragment_timeout_s, 1, 3600),
 	SK("ping_interval", OPT_INT, ping_interval_s, 0, 86400),
 	SK("rx_buffer_size", OPT_INT, rx_buffer_size, 128, 1 << 20),
 	SK("max_connections", OPT_INT, max_connections, 1, 1000000),
@@ -64,6 +65,7 @@ int config_defaults(struct chatd_config *cfg)
 	cfg->send_queue_soft_bytes = 256 << 10;
 	cfg->max_bad_frames = 20;
 	cfg->handshake_timeout_s = 5;
+	cfg->fragment_timeout_s = 10;
 	cfg->ping_interval_s = 0;
 	cfg->rx_buffer_size = 4096;
 	cfg->max_connections = 19000;

@@ -29,6 +29,7 @@ struct chatd_config {
 	size_t send_queue_soft_bytes; /* droppable frames are dropped above this */
 	int max_bad_frames;        /* consecutive refused frames before close 1008 */
 	int handshake_timeout_s;
+	int fragment_timeout_s;    /* a message still incomplete after this: close 1008 */
 	int ping_interval_s;       /* 0 = off */
 	int rx_buffer_size;
 	int max_connections;       /* process-wide socket cap (fd limit based) */

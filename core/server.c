@@ -54,8 +54,15 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct loop_watchers *lw = w->data;
+	struct chatd_server *srv = lw->srv;
 	struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms() };
-	hooks_dispatch(&lw->srv->hooks, CHATD_EV_TICK, &ev);
+	/* Once a second, O(clients): a message left half-sent (a stalled
+	 * fragment or frame) holds a buffer; close such clients with 1008. */
+	int64_t stale = ev.now_ms - (int64_t)srv->cfg.fragment_timeout_s * 1000;
+	for (struct chatd_client *c = srv->clients; c; c = c->next)
+		if ((c->rx_len || !c->rx_frame_done) && c->rx_started_ms < stale)
+			client_close(c, 1008, "message not completed in time");
+	hooks_dispatch(&srv->hooks, CHATD_EV_TICK, &ev);
 }
 
 static void on_idle(struct ev_loop *loop, ev_prepare *w, int revents)

@@ -48,7 +48,7 @@ struct chatd_client {
 	size_t rx_len, rx_cap;
 	int rx_frames;              /* frames (fragments) in this message */
 	int rx_frame_done;          /* the previous chunk ended a frame */
-	int rx_oversize;            /* message past max_frame_bytes */
+	int64_t rx_started_ms;      /* when the message being assembled began */
 	int writing;                /* want_write already requested */
 	void **slots;               /* per-plugin data, srv->nplugins long */
 	struct chatd_client *prev, *next; /* srv->clients */

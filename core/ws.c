@@ -165,6 +165,7 @@ static int ws_receive(struct chatd_server *srv, struct lws *wsi, struct chatd_cl
 	if (lws_is_first_fragment(wsi) && c->rx_frame_done) {
 		c->rx_len = 0;
 		c->rx_frames = 1;
+		c->rx_started_ms = now_ms();
 	} else if (c->rx_frame_done) {
 		c->rx_frames++;
 	}
