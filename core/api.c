@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LP(self) ((struct loaded_plugin *)(self))
 
@@ -223,6 +224,13 @@ static void api_timer_cancel(chatd_timer *t)
 
 static int64_t api_now_ms(void) { return now_ms(); }
 
+static int64_t api_monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void api_counter_add(chatd_plugin *self, const char *name, int64_t delta)
 {
 	struct loaded_plugin *lp = LP(self);
@@ -298,4 +306,5 @@ const struct chatd_api chatd_api_table = {
 	.timer_cancel = api_timer_cancel,
 	.now_ms = api_now_ms,
 	.counter_add = api_counter_add,
+	.monotonic_ms = api_monotonic_ms,
 };

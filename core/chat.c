@@ -111,10 +111,11 @@ static void leave_room(struct chatd_server *srv, struct chatd_client *c)
 		hooks_dispatch(&srv->hooks, CHATD_EV_LEAVE, &ev);
 	}
 	int coalesced = presence_coalesced(srv, r);
-	room_remove(srv, c);
-	if (r->count && coalesced) {
+	if (!room_remove(srv, c)) /* nobody left to tell; r may be freed */
+		return;
+	if (coalesced) {
 		presence_note(srv, r, c->name, 0);
-	} else if (r->count) { /* the room still exists while it has members */
+	} else {
 		char text[NICK_MAX_BYTES + 32];
 		snprintf(text, sizeof text, "%s left the chat", c->name);
 		system_event(srv, r, "leave", c->name, NULL, NULL, text, NULL);

@@ -57,28 +57,29 @@ int room_add(struct room *r, struct chatd_client *c)
 	return 0;
 }
 
-void room_remove(struct chatd_server *srv, struct chatd_client *c)
+size_t room_remove(struct chatd_server *srv, struct chatd_client *c)
 {
 	struct room *r = c->room;
 	if (!r)
-		return;
+		return 0;
 	/* swap-remove: O(1), members are unordered */
 	struct chatd_client *last = r->members[--r->count];
 	r->members[c->room_index] = last;
 	last->room_index = c->room_index;
 	c->room = NULL;
 	if (r->count)
-		return;
+		return r->count;
 	srv->nrooms_live--;
 	if (r->last_id > 0) { /* keep its id sequence; give back the member array */
 		free(r->members);
 		r->members = NULL;
 		r->cap = 0;
-		return;
+		return 0;
 	}
 	presence_forget(srv, r);
 	strmap_del(&srv->rooms, r->name);
 	room_free(r);
+	return 0;
 }
 
 json_t *room_user_list(const struct room *r, size_t max)

@@ -38,7 +38,7 @@ static int refuse_handshake(struct lws *wsi, int status, const char *reason)
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: validate /ws/{room}, make the client, run CONNECT hooks. */
 static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *s)
 {
-	char uri[256], arg[NICK_MAX_BYTES * 4 + 8], origin[256], host[256], addr[64];
+	char uri[256], arg[NICK_MAX_BYTES * 4 + 8], origin[512], host[512], addr[64];
 	int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
 	if (n <= 0)
 		return refuse_handshake(wsi, 400, "bad request");
@@ -62,6 +62,15 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 		long long since = strtoll(v, &end, 10);
 		if (*v && !*end && since >= 0)
 			c->since = since;
+	}
+	/* A header too long to copy must not pass as an absent one (an origin
+	 * check would then treat it as a non-browser client). */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof origin ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HOST) >= (int)sizeof host) {
+		chat_close(srv, c);
+		client_unref(c);
+		s->client = NULL;
+		return refuse_handshake(wsi, 400, "Origin or Host header too long");
 	}
 	int has_origin = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0;
 	int has_host = lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0;

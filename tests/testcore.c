@@ -86,6 +86,11 @@ void tc_send(struct testcore *tc, struct chatd_client *c, const char *text)
 	chat_frame(&tc->srv, c, text, strlen(text));
 }
 
+void tc_send_len(struct testcore *tc, struct chatd_client *c, const char *data, size_t len)
+{
+	chat_frame(&tc->srv, c, data, len);
+}
+
 json_t *tc_recv(struct testcore *tc, struct chatd_client *c)
 {
 	(void)tc;
@@ -148,6 +153,7 @@ static void tc_stop(struct ev_loop *loop, ev_timer *w, int revents)
 void tc_run(struct testcore *tc, int ms)
 {
 	ev_timer stop;
+	ev_now_update(tc->srv.loop); /* the cached time may be stale after a pause */
 	ev_timer_init(&stop, tc_stop, ms / 1000.0, 0.);
 	ev_timer_start(tc->srv.loop, &stop);
 	ev_run(tc->srv.loop, 0);

@@ -34,6 +34,8 @@ void tc_free(struct testcore *tc);
 struct chatd_client *tc_connect(struct testcore *tc, const char *room, const char *name, const char *address);
 /* Deliver one text frame from c (borrowed). */
 void tc_send(struct testcore *tc, struct chatd_client *c, const char *text);
+/* Deliver len bytes (valid UTF-8, may hold NULs) as one text frame from c. */
+void tc_send_len(struct testcore *tc, struct chatd_client *c, const char *data, size_t len);
 /* The next frame queued for c as a new JSON value, or NULL when none. */
 json_t *tc_recv(struct testcore *tc, struct chatd_client *c);
 /* Pop frames until one with "type" == type (and "event" == event when not NULL);

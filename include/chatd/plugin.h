@@ -293,6 +293,10 @@ struct chatd_api {
 
 	/* Counters exported on /metrics as chatd_plugin_counter{plugin,name}. */
 	void (*counter_add)(chatd_plugin *self, const char *name, int64_t delta);
+
+	/* Milliseconds of a clock that never jumps (CLOCK_MONOTONIC): for
+	 * rates and timeouts. now_ms is wall-clock time, for timestamps. */
+	int64_t (*monotonic_ms)(void);
 };
 
 /*
