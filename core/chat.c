@@ -251,7 +251,8 @@ void chat_frame(struct chatd_server *srv, struct chatd_client *c, const char *da
 		refuse_frame(srv, c, err.code, err.message);
 		return;
 	}
-	c->bad_frames = 0;
+	if (in.kind != IN_OTHER || strmap_get(&srv->claimed, in.type))
+		c->bad_frames = 0; /* an unknown type is refused below and counts */
 	switch (in.kind) {
 	case IN_MESSAGE:
 		if (in.username)

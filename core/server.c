@@ -117,7 +117,8 @@ int server_setup(struct chatd_server *srv, int check_only, char *err, size_t err
 		snprintf(err, errsz, "cannot create the event loop (libev epoll)");
 		return -1;
 	}
-	if (!check_only && srv->cfg.data_dir && mkdir(srv->cfg.data_dir, 0750) && errno != EEXIST) {
+	(void)check_only; /* -t creates data_dir too: plugins (history) open their files in init */
+	if (srv->cfg.data_dir && mkdir(srv->cfg.data_dir, 0750) && errno != EEXIST) {
 		snprintf(err, errsz, "data directory %s: %s", srv->cfg.data_dir, strerror(errno));
 		return -1;
 	}

@@ -55,3 +55,7 @@ tests_plugins_no_init_so_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_no_init_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 
 include tests/integration/local.mk
+
+# Browser end-to-end tests (Debian chromium driven by playwright-core from npm).
+TESTS += tests/e2e/run.sh
+EXTRA_DIST += tests/e2e/run.sh tests/e2e/package.json tests/e2e/package-lock.json

@@ -86,6 +86,8 @@
     attempt: 0,
     retryTimer: null, retryAt: 0, countdownTimer: null, stableTimer: null,
     unseen: 0,
+    lastTypingFrameAt: 0,
+    unsupported: new Set(),   // optional frame types this server answered with unknown_type
   };
 
   // ------------------------------------------------------------------ storage
@@ -165,6 +167,7 @@
         members: new Map(),   // lowercase name -> name
         userCount: 0,
         checkReset: false,    // first live message after a welcome checks for an id reset
+        replayAfter: null,    // replayed rows go after this row (where the welcome arrived)
       };
       state.roomData.set(room, d);
     }
@@ -189,6 +192,22 @@
     ui.scroller.scrollTop = ui.scroller.scrollHeight;
     state.unseen = 0;
     ui.jumpNew.hidden = true;
+  }
+
+  /** Remembers where the text at the top of the view is, so a prepend can keep it in place. */
+  function captureAnchor() {
+    const top = ui.scroller.getBoundingClientRect().top;
+    for (const row of current().list.children) {
+      if (row.getBoundingClientRect().bottom > top) {
+        const target = row.querySelector('.text') || row;
+        return { target, y: target.getBoundingClientRect().top };
+      }
+    }
+    return null;
+  }
+
+  function restoreAnchor(anchor) {
+    if (anchor && anchor.target.isConnected) ui.scroller.scrollTop += anchor.target.getBoundingClientRect().top - anchor.y;
   }
 
   /** A live row was added: follow it if the reader is at the bottom, else offer a jump button. */
@@ -260,9 +279,9 @@
     if (d.room === state.room) afterLiveAdd(wasNear);
   }
 
-  /** Inserts a row with a message id in id order; pending rows stay at the tail. */
+  /** Inserts a row with a message id in id order (call after rememberId); pending rows stay at the tail. */
   function insertById(d, li, id) {
-    if (id > d.maxId) {
+    if (id >= d.maxId) {
       const firstPending = d.list.querySelector(':scope > .pending');
       d.list.insertBefore(li, firstPending);
     } else {
@@ -272,6 +291,15 @@
       }
       d.list.insertBefore(li, after);
     }
+    regroup(li);
+    regroup(li.nextElementSibling);
+  }
+
+  /** A replayed row newer than all shown: after the previous replayed row (or the welcome point). */
+  function insertReplayed(d, li) {
+    if (d.replayAfter === 'start' || !d.replayAfter.isConnected) d.list.prepend(li);
+    else d.replayAfter.after(li);
+    d.replayAfter = li;
     regroup(li);
     regroup(li.nextElementSibling);
   }
@@ -386,6 +414,7 @@
   function sendFrame(frame) {
     if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
     state.ws.send(JSON.stringify(frame));
+    if (frame.type === 'typing') state.lastTypingFrameAt = Date.now();
     return true;
   }
 
@@ -415,7 +444,11 @@
     d.members.clear();
     for (const u of Array.isArray(w.users) ? w.users : []) d.members.set(String(u).toLowerCase(), String(u));
     d.userCount = typeof w.user_count === 'number' ? w.user_count : d.members.size;
+    // last_id (extension): the room's newest id. Lower than ours: the server's ids started over.
+    if (typeof w.last_id === 'number' && w.last_id < d.maxId) resetIds(d);
     d.checkReset = d.maxId > 0;
+    // The replay (history:true) belongs where the welcome arrived, before notices that follow it.
+    d.replayAfter = [...d.list.children].reverse().find((r) => !r.classList.contains('pending')) || 'start';
 
     if (room !== state.room && state.joinSentFor !== state.room) {
       // The user picked another room while this socket was opening.
@@ -443,19 +476,21 @@
       if (id <= d.maxId) resetIds(d);
     }
     if (id !== null && d.ids.has(id)) { if (p) dropPending(p); return; }   // never show an id twice
+    const newest = id !== null && id > d.maxId;
     if (id !== null) rememberId(d, id);
 
     const own = !!p || (state.me !== null && m.username === state.me);
     const li = messageRow(m, own);
     const shown = room === state.room;
     const wasNear = shown && nearBottom();
-    if (p && p.el.parentNode === d.list && (id === null || id >= d.maxId)) {
+    if (p && p.el.parentNode === d.list && (id === null || newest)) {
       p.el.replaceWith(li);
       regroup(li); regroup(li.nextElementSibling);
       forgetPending(p);
     } else {
       if (p) dropPending(p);
-      if (id !== null) insertById(d, li, id);
+      if (newest && m.history && d.replayAfter) insertReplayed(d, li);
+      else if (id !== null) insertById(d, li, id);
       else { d.list.insertBefore(li, d.list.querySelector(':scope > .pending')); regroup(li); }
     }
     clearTyper(m.username);
@@ -524,6 +559,7 @@
     const room = typeof t.room === 'string' ? t.room : state.room;
     const name = String(t.username ?? '');
     if (room !== state.room || !name || name === state.me) return;
+    if (t.stopped === true) { clearTyper(name); return; }   // extension: the indicator ended early
     clearTimeout(state.typers.get(name));
     state.typers.set(name, setTimeout(() => clearTyper(name), TYPING_SHOW_MS));
     renderTyping();
@@ -551,8 +587,8 @@
     const d = roomData(room);
     const list = Array.isArray(h.messages) ? h.messages.slice() : [];
     list.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
-    const s = ui.scroller;
-    const fromBottom = s.scrollHeight - s.scrollTop;
+    const shown = room === state.room;
+    const anchor = shown ? captureAnchor() : null;
     for (const m of list) {
       if (typeof m.id !== 'number' || d.ids.has(m.id)) continue;
       rememberId(d, m.id);
@@ -560,8 +596,8 @@
     }
     d.hasMore = typeof h.has_more === 'boolean' ? h.has_more : list.length >= HISTORY_PAGE;
     d.loadingOlder = false;
-    if (room === state.room) s.scrollTop = s.scrollHeight - fromBottom;
-    updateOlderButton();
+    updateOlderButton();                       // may hide the button: do it before restoring the place
+    if (shown) restoreAnchor(anchor);
   }
 
   function onUsers(u) {
@@ -603,10 +639,32 @@
       const at = new Date(Date.now() + e.retry_after_ms);
       text += ` You can send again in ${(e.retry_after_ms / 1000).toFixed(1)} s (at ${hhmm(at)}:${pad2(at.getSeconds())}).`;
     }
-    const d = current();
-    if (d.loadingOlder && code === 'unknown_type') { d.loadingOlder = false; d.hasMore = false; updateOlderButton(); }
+    if (code === 'unknown_type' && optionalUnsupported(serverText)) return;
     if (['rate_limited', 'too_large', 'no_such_user', 'bad_request'].includes(code)) failOldestSent(code, text, e.retry_after_ms);
     notice(`${text} [${code}]`, 'error');
+  }
+
+  /**
+   * typing and history need server plugins; without them the server answers unknown_type.
+   * Say so once, in plain words, and stop using that feature instead of repeating the error.
+   */
+  function optionalUnsupported(serverText) {
+    const d = current();
+    let type = null;
+    if (/\btyping\b/.test(serverText) || (!/\bhistory\b/.test(serverText) && Date.now() - state.lastTypingFrameAt < 1500)) type = 'typing';
+    else if (/\bhistory\b/.test(serverText) || d.loadingOlder) type = 'history';
+    if (!type) return false;
+    if (type === 'history') {
+      for (const rd of state.roomData.values()) { rd.loadingOlder = false; rd.hasMore = false; }
+      updateOlderButton();
+    }
+    if (!state.unsupported.has(type)) {
+      state.unsupported.add(type);
+      notice(type === 'typing'
+        ? 'This server does not relay typing indicators (no typing plugin). [unknown_type]'
+        : 'This server keeps no message history, so older messages cannot be loaded (no history plugin). [unknown_type]', 'info');
+    }
+    return true;
   }
 
   const HANDLERS = {
@@ -659,6 +717,7 @@
     current().list.append(p.el);
     setPendingStatus(p, 'queued');
     if (state.status === 'connected' && sendFrame(p.frame)) setPendingStatus(p, 'sent');
+    state.lastTypingSent = 0;   // a message ends typing: the next keystroke announces it again
     scrollToBottom();
     return true;
   }
@@ -743,7 +802,7 @@
 
   function maybeSendTyping() {
     const v = ui.input.value;
-    if (!v.trim() || v.startsWith('/') || state.status !== 'connected') return;
+    if (!v.trim() || v.startsWith('/') || state.status !== 'connected' || state.unsupported.has('typing')) return;
     const now = Date.now();
     if (now - state.lastTypingSent < TYPING_SEND_EVERY_MS) return;
     state.lastTypingSent = now;
@@ -818,7 +877,8 @@
 
   function updateOlderButton() {
     const d = current();
-    ui.loadOlder.hidden = !(d.ids.size > 0 && d.hasMore !== false);
+    // Ids are positive integers: with id 1 shown there is nothing older to ask for.
+    ui.loadOlder.hidden = !(d.ids.size > 0 && d.minId > 1 && d.hasMore !== false && !state.unsupported.has('history'));
     ui.loadOlder.disabled = d.loadingOlder;
     ui.loadOlder.textContent = d.loadingOlder ? 'Loading…' : 'Load older messages';
   }

@@ -1,1 +1,14 @@
-# plugins/history: see plugins/history/history.c
+# plugins/history: see plugins/history/history.c and docs/plugins/history.md
+plugin_PROGRAMS += plugins/history/history.so
+plugins_history_history_so_SOURCES = plugins/history/history.c plugins/history/store.c plugins/history/store.h
+plugins_history_history_so_CFLAGS = $(PLUGIN_CFLAGS) $(SQLITE_CFLAGS)
+plugins_history_history_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+plugins_history_history_so_LDADD = $(SQLITE_LIBS)
+
+check_PROGRAMS += tests/check_history
+TESTS += tests/check_history
+tests_check_history_SOURCES = tests/check_history.c
+tests_check_history_CFLAGS = $(CHECK_CFLAGS_ALL) $(SQLITE_CFLAGS)
+tests_check_history_LDADD = $(CHECK_LDADD) $(SQLITE_LIBS)
+
+TESTS += tests/integration/test_history.py

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startChatd, stopChatd, cleanupChatd, launchBrowser, openClient, closePage,
-  say, waitMessage, waitMembers, memberNames, waitConnected,
+  say, waitMessage, waitMembers, waitConnected,
 } from './helpers.mjs';
 
 let srv;
@@ -169,6 +169,12 @@ test('error frames from the server are shown, not swallowed', async () => {
     await page.evaluate(() => window.__lastWs.send('this is not json'));
     await page.locator('.notice', { hasText: 'bad_request' }).waitFor();
     assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connected');
+
+    // Typing for a while: without the typing plugin the client says so once, not per keystroke.
+    for (let i = 0; i < 6; i++) { await page.type('#msg-input', 'abc'); await page.waitForTimeout(500); }
+    const typingErrors = await page.locator('.notice.error', { hasText: 'typing' }).count();
+    assert.equal(typingErrors, 0, 'typing refusals shown as errors');
+    assert.ok(await page.locator('.notice', { hasText: 'typing indicators' }).count() <= 1);
   } finally {
     await closePage(page);
   }
@@ -203,8 +209,8 @@ test('local commands: /help lists commands, unknown ones are explained', async (
     await page.fill('#msg-input', '/join other-room');
     await page.press('#msg-input', 'Enter');
     await page.waitForFunction(() => document.querySelector('#room-title').textContent === 'other-room');
-    await waitConnected(page);
-    assert.deepEqual(await memberNames(page), ['Helga']);
+    await waitMembers(page, ['Helga']);   // the new welcome arrived on the same socket
+    assert.equal(await page.evaluate(() => window.__wsCount), 1);
   } finally {
     await closePage(page);
   }

@@ -12,6 +12,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CHATD = process.env.CHATD || path.join(ROOT, 'chatd');
 export const WEBROOT = path.join(ROOT, 'web');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const PLUGIN_DIR = process.env.CHATD_PLUGIN_DIR || path.join(ROOT, 'plugins');
+
+/** True when every named plugin is built (plugins/NAME/NAME.so or plugins/NAME.so). */
+export function pluginsBuilt(...names) {
+  return names.every((n) => fs.existsSync(path.join(PLUGIN_DIR, n, `${n}.so`)) || fs.existsSync(path.join(PLUGIN_DIR, `${n}.so`)));
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,33 +50,57 @@ async function waitHealthy(port, proc, timeoutMs) {
 }
 
 /**
- * Starts chatd: `chatd -c <config> -p <port> -w <webroot> -D <datadir>`.
+ * Starts chatd: `chatd -c <config> -p <port> -w <webroot> -D <datadir>` (plus `-P <plugindir>` when the config loads plugins).
  * options: port (default: a free one), webroot (default: web/), dataDir (default: a new temp dir),
- * config (text; default: "[server]\nport = <port>").
+ * config (text, or a function of the port giving it; default: "[server]\nport = <port>").
  */
 export async function startChatd(options = {}) {
+  // A port that was free a moment ago can be taken by another test's socket
+  // before chatd binds it (exit code 5): then try another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startChatdOnce(options);
+    } catch (e) {
+      if (options.port !== undefined || attempt >= 5 || !e.cannotListen) throw e;
+    }
+  }
+}
+
+async function startChatdOnce(options) {
   if (!fs.existsSync(CHATD)) throw new Error(`chatd binary not found at ${CHATD} (run make, or set CHATD)`);
   const port = options.port ?? await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-e2e-'));
   const dataDir = options.dataDir ?? path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const configPath = path.join(dir, 'chatd.conf');
-  fs.writeFileSync(configPath, options.config ?? `[server]\nport = ${port}\n`);
+  const config = typeof options.config === 'function' ? options.config(port) : options.config;
+  fs.writeFileSync(configPath, config ?? `[server]\nport = ${port}\n`);
   const webroot = options.webroot ?? WEBROOT;
 
-  const proc = spawn(CHATD, ['-c', configPath, '-p', String(port), '-w', webroot, '-D', dataDir], {
+  const args = ['-c', configPath, '-p', String(port), '-w', webroot, '-D', dataDir];
+  // Plugins load from the build tree (plugins/NAME/NAME.so) unless told otherwise.
+  if (options.pluginDir || /^\s*\[plugin /m.test(config ?? '')) args.push('-P', options.pluginDir ?? PLUGIN_DIR);
+  const proc = spawn(CHATD, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const keep = (chunk) => { output = (output + chunk.toString()).slice(-65536); };
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-
-  const srv = { port, proc, dir, dataDir, webroot, url: `http://127.0.0.1:${port}`, exited, output: () => output };
+  const srv = { port, proc, dir, dataDir, webroot, url: `http://127.0.0.1:${port}`, output: () => output, stopping: false };
+  // An exit nobody asked for is a server crash: say so loudly, with the server's last words.
+  srv.exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
+    if (!srv.stopping) {
+      process.stderr.write(`\n*** chatd on port ${port} exited unexpectedly (code ${code}, signal ${signal}); its output:\n${output}\n`);
+    }
+    resolve();
+  }));
   if (!await waitHealthy(port, proc, options.timeoutMs ?? 5000)) {
     await stopChatd(srv, 'SIGKILL');
-    throw new Error(`chatd did not answer /healthz on port ${port} within 5 s; its output:\n${output}`);
+    const err = new Error(`chatd did not answer /healthz on port ${port} within 5 s; its output:\n${output}`);
+    err.cannotListen = proc.exitCode === 5;
+    cleanupChatd(srv);
+    throw err;
   }
   return srv;
 }
@@ -79,6 +109,7 @@ export async function startChatd(options = {}) {
 export async function stopChatd(srv, signal = 'SIGTERM') {
   if (!srv || !srv.proc) return;
   const { proc } = srv;
+  srv.stopping = true;
   if (proc.exitCode === null && proc.signalCode === null) {
     proc.kill(signal);
     const done = await Promise.race([srv.exited.then(() => true), sleep(5000).then(() => false)]);
@@ -134,7 +165,7 @@ export async function openClient(browser, srv, { name, room = 'general', viewpor
   return page;
 }
 
-export async function waitConnected(page, timeout = 10000) {
+export async function waitConnected(page, timeout = 15000) {
   await page.waitForSelector('#conn[data-state="connected"]', { timeout });
 }
 
@@ -145,7 +176,7 @@ export async function say(page, text) {
 }
 
 /** Waits for a message row (not pending) whose text is exactly `text`; returns its locator. */
-export async function waitMessage(page, text, { timeout = 10000, pending = false } = {}) {
+export async function waitMessage(page, text, { timeout = 15000, pending = false } = {}) {
   const row = page.locator(`.log > .msg${pending ? '' : ':not(.pending)'}`).filter({
     has: page.locator('.text', { hasText: text }),
   }).last();
@@ -159,7 +190,7 @@ export function memberNames(page) {
 }
 
 /** Waits until the member list equals `expected` (order-insensitive). */
-export async function waitMembers(page, expected, timeout = 10000) {
+export async function waitMembers(page, expected, timeout = 15000) {
   const want = [...expected].sort();
   try {
     await page.waitForFunction((w) => {

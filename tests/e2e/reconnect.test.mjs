@@ -9,16 +9,18 @@ import {
 
 let srv;
 let browser;
+const started = [];   // every instance, restarts included: each has a temp dir to remove
 
 before(async () => {
   srv = await startChatd();
+  started.push(srv);
   browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
   await stopChatd(srv);
-  cleanupChatd(srv);
+  for (const s of started) cleanupChatd(s);
 });
 
 test('reconnects after the server is killed and restarted; offline messages are sent', async () => {
@@ -43,6 +45,7 @@ test('reconnects after the server is killed and restarted; offline messages are 
 
     await sleep(700);
     srv = await startChatd({ port: srv.port, dataDir: srv.dataDir });
+    started.push(srv);
 
     await waitConnected(alice, 25000);
     await waitConnected(bob, 25000);
@@ -71,6 +74,7 @@ test('a graceful shutdown (close 1001) is explained', async () => {
     const notes = await page.locator('.log > .sys.warn').allTextContents();
     assert.ok(notes.some((t) => /restarting|lost/i.test(t)), `no close explanation in ${JSON.stringify(notes)}`);
     srv = await startChatd({ port: srv.port, dataDir: srv.dataDir });
+    started.push(srv);
     await waitConnected(page, 25000);
   } finally {
     await closePage(page);

@@ -7,14 +7,19 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startChatd, stopChatd, cleanupChatd, launchBrowser, openClient, closePage,
-  say, waitMessage, waitMembers, ROOT,
+  say, waitMessage, waitMembers, pluginsBuilt, ROOT,
 } from './helpers.mjs';
+
+// With the plugins built, the picture also shows a typing indicator and a private message.
+const RICH = pluginsBuilt('typing', 'privmsg', 'history');
 
 let srv;
 let browser;
 
 before(async () => {
-  srv = await startChatd();
+  srv = await startChatd(RICH
+    ? { config: (port) => `[server]\nport = ${port}\n\n[plugin typing]\n\n[plugin privmsg]\n\n[plugin history]\n` }
+    : {});
   browser = await launchBrowser();
 });
 
@@ -33,12 +38,18 @@ test('screenshot at 1280x800 with a conversation', async () => {
       [bob, 'Morning! Did the new build land?'],
       [alice, 'Yes, chatd is up on the staging box since 9.'],
       [alice, 'Reconnects are smooth now, try killing it.'],
-      [bob, 'Nice. I will run the soak test after lunch 🚀'],
+      [bob, 'Nice. I will run the soak test after lunch.'],
       [alice, 'Ping me if the p99 goes above 50 ms.'],
     ];
     for (const [page, text] of lines) {
       await say(page, text);
       await waitMessage(alice, text);
+    }
+    if (RICH) {
+      await say(bob, '/msg alice the staging password is in the vault');
+      await alice.locator('.log > .msg.private').waitFor();
+      await bob.type('#msg-input', 'On it');
+      await alice.locator('#typing', { hasText: 'Bob is typing…' }).waitFor();
     }
     await alice.fill('#msg-input', 'Sounds good');
     await alice.waitForTimeout(200);

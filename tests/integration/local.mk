@@ -1,1 +1,27 @@
+# Integration tests: a real chatd on a free port, driven over raw sockets
+# (tests/integration/*.py, /usr/bin/python3, standard library only).
+# One file:  make check TESTS='tests/integration/test_protocol.py'
+# Alone:     /usr/bin/python3 tests/integration/test_protocol.py
+TESTS += \
+	tests/integration/test_protocol.py \
+	tests/integration/test_errors.py \
+	tests/integration/test_seed_client.py \
+	tests/integration/test_many.py \
+	tests/integration/test_slow_consumer.py \
+	tests/integration/test_signals.py \
+	tests/integration/test_cli.py
 
+# The plugins' integration tests are registered in plugins/<name>/local.mk.
+
+EXTRA_DIST += \
+	tests/integration/wsclient.py \
+	tests/integration/chatdtest.py \
+	tests/integration/test_protocol.py \
+	tests/integration/test_errors.py \
+	tests/integration/test_seed_client.py \
+	tests/integration/test_many.py \
+	tests/integration/test_slow_consumer.py \
+	tests/integration/test_signals.py \
+	tests/integration/test_cli.py
+
+include tests/integration/hostile.mk

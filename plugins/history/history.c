@@ -1,0 +1,594 @@
+/*
+ * history: every room message stored in SQLite, replayed on join, paged with
+ * {"type":"history"} and searched with {"type":"search"}.
+ *
+ *   [plugin history]
+ *   file = history.db          database file, relative to data_dir
+ *   synchronous = normal       normal (survives kill -9) or full (survives power loss)
+ *   replay = 50                messages replayed on a plain join (0 = off)
+ *   max_replay = 1000          messages replayed at most on a ?since= reconnect
+ *   max_replay_bytes = 524288  about how many bytes one replay or answer may queue
+ *   busy_timeout = 100         ms to wait for a database locked by another process
+ *   search_budget = 20         ms one search may take (then it answers what it found)
+ *
+ * Durability: the STORE hook holds each message (api->hold_keep) and queues
+ * it; LOOP_IDLE writes the whole queue in one transaction and only then
+ * releases the messages, so a message is fanned out and echoed to its sender
+ * (its acknowledgement) only once it is committed. A failed commit releases
+ * them with ok = 0: they are delivered and their senders get "not_stored".
+ *
+ * No gap and no duplicate at a reconnect's seam: rows reach the database
+ * only inside LOOP_IDLE, which commits before it returns, so any query run
+ * from another hook sees committed messages only; a message still queued
+ * when a client joins is fanned out to it live when released.
+ *
+ * See docs/plugins/history.md.
+ */
+#include <chatd/plugin.h>
+
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY_LIMIT_DEFAULT 50
+#define HISTORY_LIMIT_MAX 200
+#define SEARCH_QUERY_MAX 256
+
+struct history_options {
+	char file[1024];
+	const struct chatd_option *file_opt; /* where `file` was set, NULL by default */
+	int sync_full;
+	int64_t replay;
+	int64_t max_replay;
+	int64_t max_replay_bytes;
+	int64_t busy_timeout_ms;
+	int64_t search_budget_ms;
+};
+
+/* A held message waiting for the next commit. */
+struct queued {
+	chatd_held *held;
+	int64_t id, ts;
+	char *room;     /* room, username and text share this one allocation */
+	char *username;
+	char *text;
+	size_t text_len;
+};
+
+struct history {
+	const struct chatd_api *api;
+	chatd_plugin *self;
+	struct history_options opt;
+	struct hstore *db;
+	struct queued *q;
+	size_t nq, capq;
+	int64_t failed_batches; /* in the current failure burst; 0 when healthy */
+	int64_t failed_messages;
+};
+
+/* ---- options ---- */
+
+/* Parse opt's value as an integer in [min, max]. Returns 0, or -1 after
+ * reporting it. */
+static int option_int(struct history *h, const struct chatd_option *opt, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(opt->value, &end, 10);
+	if (!opt->value[0] || *end || errno || v < min || v > max) {
+		h->api->option_error(h->self, opt, "must be an integer from %lld to %lld", (long long)min,
+				     (long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int option_file(struct history *h, const struct chatd_option *opt)
+{
+	size_t n = strlen(opt->value);
+	if (!n || n >= sizeof h->opt.file) {
+		h->api->option_error(h->self, opt, "must be a file name of 1 to %zu bytes", sizeof h->opt.file - 1);
+		return -1;
+	}
+	memcpy(h->opt.file, opt->value, n + 1);
+	h->opt.file_opt = opt;
+	return 0;
+}
+
+static int option_sync(struct history *h, const struct chatd_option *opt)
+{
+	if (!strcmp(opt->value, "normal"))
+		h->opt.sync_full = 0;
+	else if (!strcmp(opt->value, "full"))
+		h->opt.sync_full = 1;
+	else {
+		h->api->option_error(h->self, opt, "must be normal or full");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_option(struct history *h, const struct chatd_option *opt)
+{
+	struct history_options *o = &h->opt;
+	if (!strcmp(opt->key, "file"))
+		return option_file(h, opt);
+	if (!strcmp(opt->key, "synchronous"))
+		return option_sync(h, opt);
+	if (!strcmp(opt->key, "replay"))
+		return option_int(h, opt, 0, 100000, &o->replay);
+	if (!strcmp(opt->key, "max_replay"))
+		return option_int(h, opt, 1, 100000, &o->max_replay);
+	if (!strcmp(opt->key, "max_replay_bytes"))
+		return option_int(h, opt, 4096, (int64_t)1 << 30, &o->max_replay_bytes);
+	if (!strcmp(opt->key, "busy_timeout"))
+		return option_int(h, opt, 0, 60000, &o->busy_timeout_ms);
+	if (!strcmp(opt->key, "search_budget"))
+		return option_int(h, opt, 1, 10000, &o->search_budget_ms);
+	h->api->option_error(h->self, opt, "unknown option");
+	return -1;
+}
+
+static int parse_options(struct history *h, const struct chatd_option *opts, int nopts)
+{
+	struct history_options *o = &h->opt;
+	const struct chatd_option *replay_opt = NULL;
+	snprintf(o->file, sizeof o->file, "history.db");
+	o->sync_full = 0;
+	o->replay = 50;
+	o->max_replay = 1000;
+	o->max_replay_bytes = 512 * 1024;
+	o->busy_timeout_ms = 100;
+	o->search_budget_ms = 20;
+	for (int i = 0; i < nopts; i++) {
+		if (parse_option(h, &opts[i]))
+			return -1;
+		if (!strcmp(opts[i].key, "replay"))
+			replay_opt = &opts[i];
+	}
+	if (!replay_opt && o->replay > o->max_replay)
+		o->replay = o->max_replay; /* the default yields to a smaller max_replay */
+	if (o->replay > o->max_replay) {
+		h->api->option_error(h->self, replay_opt, "larger than max_replay (%lld)", (long long)o->max_replay);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the database ---- */
+
+/* <data_dir>/<file>, or <file> itself when it is absolute. */
+static int database_path(struct history *h, char *out, size_t outsz)
+{
+	const char *dir = h->api->data_dir(h->self);
+	int n;
+	if (h->opt.file[0] == '/' || !dir || !dir[0])
+		n = snprintf(out, outsz, "%s", h->opt.file);
+	else
+		n = snprintf(out, outsz, "%s/%s", dir, h->opt.file);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+static int open_database(struct history *h)
+{
+	char path[2048], why[256];
+	if (database_path(h, path, sizeof path)) {
+		h->api->option_error(h->self, h->opt.file_opt, "history database path too long");
+		return -1;
+	}
+	struct hstore_config cfg = { .path = path, .sync_full = h->opt.sync_full,
+				     .busy_timeout_ms = (int)h->opt.busy_timeout_ms };
+	h->db = hstore_open(&cfg, why, sizeof why);
+	if (!h->db) {
+		h->api->option_error(h->self, h->opt.file_opt, "history database %s: %s", path, why);
+		return -1;
+	}
+	h->api->log(h->self, CHATD_LOG_INFO, "history in %s (synchronous=%s)", path,
+		    h->opt.sync_full ? "full" : "normal");
+	return 0;
+}
+
+/* ---- the write batch ---- */
+
+static int queue_message(struct history *h, const struct chatd_store_event *ev, const char *room)
+{
+	if (h->nq == h->capq) {
+		size_t ncap = h->capq ? h->capq * 2 : 64;
+		struct queued *nq = realloc(h->q, ncap * sizeof *nq);
+		if (!nq)
+			return -1;
+		h->q = nq;
+		h->capq = ncap;
+	}
+	size_t text_len = strnlen(ev->text, ev->text_len);
+	size_t room_len = strlen(room), user_len = strlen(ev->username);
+	char *buf = malloc(room_len + user_len + text_len + 3);
+	if (!buf)
+		return -1;
+	struct queued *m = &h->q[h->nq];
+	m->room = buf;
+	memcpy(m->room, room, room_len + 1);
+	m->username = m->room + room_len + 1;
+	memcpy(m->username, ev->username, user_len + 1);
+	m->text = m->username + user_len + 1;
+	memcpy(m->text, ev->text, text_len);
+	m->text[text_len] = '\0';
+	m->text_len = text_len;
+	m->id = ev->id;
+	m->ts = ev->ts;
+	m->held = h->api->hold_keep(ev->held);
+	h->nq++;
+	return 0;
+}
+
+/* Log a failed batch once per burst of failures. While failing, batches do
+ * not wait for a locked database: the loop must not stall on every one. */
+static void note_failure(struct history *h, size_t messages)
+{
+	if (!h->failed_batches) {
+		h->api->log(h->self, CHATD_LOG_ERR, "cannot store messages (%s); delivering them unstored",
+			    hstore_error(h->db));
+		hstore_set_busy_timeout(h->db, 0);
+	}
+	h->failed_batches++;
+	h->failed_messages += (int64_t)messages;
+}
+
+static void note_success(struct history *h)
+{
+	if (h->failed_batches) {
+		h->api->log(h->self, CHATD_LOG_NOTICE, "storing again after %lld failed batches (%lld messages not stored)",
+			    (long long)h->failed_batches, (long long)h->failed_messages);
+		hstore_set_busy_timeout(h->db, (int)h->opt.busy_timeout_ms);
+	}
+	h->failed_batches = h->failed_messages = 0;
+}
+
+/*
+ * Write every queued message in one transaction. Returns 0 when committed
+ * (refused[i] then says which single rows were refused), -1 when nothing was.
+ */
+static int write_batch(struct history *h, char *refused)
+{
+	if (hstore_begin(h->db))
+		goto fail;
+	for (size_t i = 0; i < h->nq; i++) {
+		const struct queued *m = &h->q[i];
+		struct hstore_msg row = { .room = m->room, .id = m->id, .ts = m->ts, .username = m->username,
+					  .text = m->text, .text_len = m->text_len };
+		int rc = hstore_insert(h->db, &row);
+		if (rc < 0)
+			goto fail;
+		refused[i] = rc > 0;
+		if (rc > 0)
+			h->api->log(h->self, CHATD_LOG_WARN, "message %lld of room %s is already stored; not stored again",
+				    (long long)m->id, m->room);
+	}
+	if (hstore_commit(h->db))
+		goto fail;
+	note_success(h);
+	return 0;
+fail:
+	hstore_rollback(h->db);
+	note_failure(h, h->nq);
+	return -1;
+}
+
+/*
+ * Commit the queue and release every held message (fan-out and echo), as
+ * stored or, when the commit failed, as not stored.
+ */
+static void flush_batch(struct history *h)
+{
+	if (!h->nq)
+		return;
+	char *refused = calloc(h->nq, 1);
+	int committed = refused && write_batch(h, refused) == 0;
+	int64_t stored = 0;
+	for (size_t i = 0; i < h->nq; i++) {
+		int ok = committed && !refused[i];
+		stored += ok;
+		h->api->hold_release(h->q[i].held, ok);
+		free(h->q[i].room);
+	}
+	if (!refused)
+		h->api->log(h->self, CHATD_LOG_ERR, "out of memory: %zu messages not stored", h->nq);
+	if (committed)
+		h->api->counter_add(h->self, "batches", 1);
+	h->api->counter_add(h->self, "stored", stored);
+	h->api->counter_add(h->self, "store_failed", (int64_t)h->nq - stored);
+	h->nq = 0;
+	free(refused);
+}
+
+/* ---- frames ---- */
+
+/* A {"type":"message",...,"history":true} frame for r (new), NULL on OOM. */
+static chatd_frame *message_frame(const struct history *h, const char *room, const struct hrow *r)
+{
+	const struct chatd_api *api = h->api;
+	chatd_frame *f = api->frame_new("message");
+	if (!f)
+		return NULL;
+	api->frame_set_int(f, "id", r->id);
+	api->frame_set_str(f, "room", room);
+	api->frame_set_str(f, "username", r->username);
+	api->frame_set_str(f, "text", r->text);
+	api->frame_set_int(f, "ts", r->ts);
+	api->frame_set_bool(f, "history", 1);
+	return f;
+}
+
+/* Push rs (newest first) into f's "messages" array oldest first. */
+static void push_rows(const struct history *h, chatd_frame *f, const char *room, const struct hrows *rs)
+{
+	h->api->frame_push(f, "messages", NULL); /* the array exists even when empty */
+	for (size_t i = rs->n; i-- > 0;) {
+		chatd_frame *m = message_frame(h, room, &rs->v[i]);
+		if (m)
+			h->api->frame_push(f, "messages", m);
+	}
+}
+
+/* Send rs (newest first) to c as single message frames, oldest first; the
+ * first one says "truncated":true when older ones were left out. Returns
+ * how many were sent. */
+static int64_t send_rows(const struct history *h, chatd_client *c, const char *room, const struct hrows *rs,
+			 int truncated)
+{
+	int64_t sent = 0;
+	for (size_t i = rs->n; i-- > 0;) {
+		chatd_frame *f = message_frame(h, room, &rs->v[i]);
+		if (!f)
+			break;
+		if (truncated && i == rs->n - 1)
+			h->api->frame_set_bool(f, "truncated", 1);
+		int rc = h->api->send(c, f, CHATD_SEND_NORMAL);
+		h->api->frame_free(f);
+		if (rc < 0)
+			break; /* closing (e.g. its queue overflowed) */
+		sent++;
+	}
+	return sent;
+}
+
+static int deny(struct chatd_frame_event *ev, const char *code, const char *message)
+{
+	ev->error_code = code;
+	ev->error_message = message;
+	return CHATD_DENY;
+}
+
+/* Read the optional integer `key` of a claimed frame into *out when present
+ * and within [min, max]. Returns 0, or -1 when wrong. */
+static int frame_int(const struct history *h, const struct chatd_frame_event *ev, const char *key, int64_t min,
+		     int64_t max, int64_t *out)
+{
+	int64_t v;
+	int found = h->api->frame_get_int(ev->json, key, &v);
+	if (found < 0 || (found && (v < min || v > max)))
+		return -1;
+	if (found)
+		*out = v;
+	return 0;
+}
+
+/* ---- hooks ---- */
+
+static int on_store(int event_id, void *event, void *userdata)
+{
+	struct chatd_store_event *ev = event;
+	struct history *h = userdata;
+	(void)event_id;
+	if (queue_message(h, ev, h->api->room_name(ev->room)) == 0)
+		return CHATD_HOLD;
+	/* Out of memory: deliver it now, its sender told it was not stored. */
+	h->api->hold_release(h->api->hold_keep(ev->held), 0);
+	h->api->counter_add(h->self, "store_failed", 1);
+	return CHATD_OK;
+}
+
+static int on_loop_idle(int event_id, void *event, void *userdata)
+{
+	(void)event_id, (void)event;
+	flush_batch(userdata);
+	return CHATD_OK;
+}
+
+static int on_room_create(int event_id, void *event, void *userdata)
+{
+	struct chatd_room_create_event *ev = event;
+	struct history *h = userdata;
+	const char *room = h->api->room_name(ev->room);
+	int64_t max_id;
+	(void)event_id;
+	if (hstore_max_id(h->db, room, &max_id)) {
+		h->api->log(h->self, CHATD_LOG_ERR, "room %s: cannot read its last id (%s); ids may repeat", room,
+			    hstore_error(h->db));
+		return CHATD_OK;
+	}
+	if (max_id > ev->last_id)
+		ev->last_id = max_id;
+	return CHATD_OK;
+}
+
+/*
+ * Replay on join: with since >= 0 every stored message after it (the newest
+ * max_replay of them), else the newest `replay` ones. Only committed rows
+ * exist in the database here, so a message still queued reaches the joiner
+ * live when it is released: no gap, no duplicate.
+ */
+static int on_join(int event_id, void *event, void *userdata)
+{
+	struct chatd_room_event *ev = event;
+	struct history *h = userdata;
+	const char *room = h->api->room_name(ev->room);
+	int since = ev->since >= 0;
+	int64_t limit = since ? h->opt.max_replay : h->opt.replay;
+	struct hrows rs = { 0 };
+	(void)event_id;
+	if (!limit)
+		return CHATD_OK;
+	if (hstore_newest(h->db, room, since ? ev->since : 0, INT64_MAX, (int)limit, (size_t)h->opt.max_replay_bytes,
+			  &rs)) {
+		h->api->log(h->self, CHATD_LOG_ERR, "room %s: cannot replay history (%s)", room, hstore_error(h->db));
+		h->api->send_error(ev->client, "internal", "history is unavailable", 0);
+		goto done;
+	}
+	h->api->counter_add(h->self, "replayed", send_rows(h, ev->client, room, &rs, since && rs.more));
+done:
+	hrows_free(&rs);
+	return CHATD_OK;
+}
+
+/* {"type":"history","before":ID,"limit":N}: a page of older messages. */
+static int on_history_frame(int event_id, void *event, void *userdata)
+{
+	struct chatd_frame_event *ev = event;
+	struct history *h = userdata;
+	int64_t before = INT64_MAX, limit = HISTORY_LIMIT_DEFAULT;
+	struct hrows rs = { 0 };
+	(void)event_id;
+	if (!ev->room)
+		return deny(ev, "bad_request", "not in a room");
+	if (frame_int(h, ev, "before", 1, INT64_MAX, &before))
+		return deny(ev, "bad_request", "'before' must be a positive integer");
+	if (frame_int(h, ev, "limit", 1, HISTORY_LIMIT_MAX, &limit))
+		return deny(ev, "bad_request", "'limit' must be an integer from 1 to 200");
+	h->api->counter_add(h->self, "history_requests", 1);
+	const char *room = h->api->room_name(ev->room);
+	if (hstore_newest(h->db, room, 0, before, (int)limit, (size_t)h->opt.max_replay_bytes, &rs)) {
+		h->api->log(h->self, CHATD_LOG_ERR, "room %s: cannot read history (%s)", room, hstore_error(h->db));
+		hrows_free(&rs);
+		return deny(ev, "internal", "history is unavailable");
+	}
+	chatd_frame *f = h->api->frame_new("history");
+	if (f) {
+		h->api->frame_set_str(f, "room", room);
+		push_rows(h, f, room, &rs);
+		h->api->frame_set_bool(f, "has_more", rs.more);
+		h->api->send(ev->client, f, CHATD_SEND_NORMAL);
+		h->api->frame_free(f);
+	}
+	hrows_free(&rs);
+	return CHATD_CONSUMED;
+}
+
+/* {"type":"search","q":"words","limit":N}: full-text search in the room. */
+static int on_search_frame(int event_id, void *event, void *userdata)
+{
+	struct chatd_frame_event *ev = event;
+	struct history *h = userdata;
+	const char *q = NULL;
+	int64_t limit = HISTORY_LIMIT_DEFAULT;
+	struct hrows rs = { 0 };
+	(void)event_id;
+	if (!ev->room)
+		return deny(ev, "bad_request", "not in a room");
+	if (h->api->frame_get_str(ev->json, "q", &q) != 1 || !q[0] || strlen(q) > SEARCH_QUERY_MAX)
+		return deny(ev, "bad_request", "'q' must be a string of 1 to 256 bytes");
+	if (frame_int(h, ev, "limit", 1, HISTORY_LIMIT_MAX, &limit))
+		return deny(ev, "bad_request", "'limit' must be an integer from 1 to 200");
+	h->api->counter_add(h->self, "searches", 1);
+	const char *room = h->api->room_name(ev->room);
+	int rc = hstore_search(h->db, room, q, (int)limit, (size_t)h->opt.max_replay_bytes,
+			       (int)h->opt.search_budget_ms, &rs);
+	if (rc) {
+		static const char bad[] = "bad search query: ";
+		char msg[sizeof bad + 200];
+		snprintf(msg, sizeof msg, "%s%.200s", bad, hstore_error(h->db));
+		hrows_free(&rs);
+		if (rc == -2) {
+			h->api->send_error(ev->client, "bad_request", msg, 0);
+			return CHATD_CONSUMED;
+		}
+		h->api->log(h->self, CHATD_LOG_ERR, "room %s: search failed (%s)", room, hstore_error(h->db));
+		return deny(ev, "internal", "history is unavailable");
+	}
+	chatd_frame *f = h->api->frame_new("search");
+	if (f) {
+		h->api->frame_set_str(f, "room", room);
+		h->api->frame_set_str(f, "q", q);
+		push_rows(h, f, room, &rs);
+		h->api->frame_set_bool(f, "has_more", rs.more);
+		if (rs.incomplete)
+			h->api->frame_set_bool(f, "incomplete", 1);
+		h->api->send(ev->client, f, CHATD_SEND_NORMAL);
+		h->api->frame_free(f);
+	}
+	hrows_free(&rs);
+	return CHATD_CONSUMED;
+}
+
+/* ---- entry points ---- */
+
+static int register_hooks(struct history *h)
+{
+	const struct chatd_api *api = h->api;
+	static const char *const counters[] = { "stored", "store_failed", "replayed", "history_requests",
+						"batches", "searches" };
+	if (api->hook_register(h->self, CHATD_EV_STORE, on_store, h, CHATD_PRIO_DEFAULT) ||
+	    api->hook_register(h->self, CHATD_EV_LOOP_IDLE, on_loop_idle, h, CHATD_PRIO_DEFAULT) ||
+	    api->hook_register(h->self, CHATD_EV_ROOM_CREATE, on_room_create, h, CHATD_PRIO_DEFAULT) ||
+	    api->hook_register(h->self, CHATD_EV_JOIN, on_join, h, CHATD_PRIO_DEFAULT)) {
+		api->option_error(h->self, NULL, "cannot register hooks");
+		return -1;
+	}
+	if (api->claim_type(h->self, "history", on_history_frame, h) ||
+	    api->claim_type(h->self, "search", on_search_frame, h)) {
+		api->option_error(h->self, NULL, "frame type 'history' or 'search' is claimed by another plugin");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+		api->counter_add(h->self, counters[i], 0); /* listed on /metrics from the start */
+	return 0;
+}
+
+/* Release everything still queued, close the database, free h. */
+static void history_free(struct history *h)
+{
+	if (!h)
+		return;
+	if (h->db)
+		flush_batch(h);
+	hstore_close(h->db);
+	free(h->q);
+	free(h);
+}
+
+CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
+{
+	for (int i = 0; i < count; i++)
+		if (supported[i] == CHATD_PLUGIN_ABI)
+			return CHATD_PLUGIN_ABI;
+	return -1;
+}
+
+/* Parse the options, open (create, migrate) the database and register the
+ * hooks. Non-zero, with a message naming the option or the file, on failure. */
+CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api,
+				   const struct chatd_option *opts, int nopts, void **userdata)
+{
+	struct history *h = calloc(1, sizeof *h);
+	if (!h)
+		return -1;
+	h->api = api;
+	h->self = self;
+	if (parse_options(h, opts, nopts) || open_database(h) || register_hooks(h))
+		goto fail;
+	*userdata = h;
+	return 0;
+fail:
+	history_free(h);
+	return -1;
+}
+
+/* Commit and release whatever is still queued, then close the database. */
+CHATD_EXPORT void chatd_plugin_cleanup(void *userdata)
+{
+	history_free(userdata);
+}

@@ -1,0 +1,424 @@
+/*
+ * The history plugin's SQLite layer (see store.h). User data only ever
+ * reaches SQLite as bound parameters; the only SQL text is the constant
+ * schema and statements below.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The prepared statements, prepared once at open. */
+enum statement {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_INSERT,
+	ST_MAX_ID,
+	ST_NEWEST,
+	ST_SEARCH,
+	ST_COUNT_
+};
+
+static const char *const statement_sql[ST_COUNT_] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_INSERT] = "INSERT INTO messages(room, id, username, text, ts) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_MAX_ID] = "SELECT MAX(id) FROM messages WHERE room = ?1",
+	[ST_NEWEST] = "SELECT id, username, text, ts FROM messages"
+		      " WHERE room = ?1 AND id > ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+	[ST_SEARCH] = "SELECT m.id, m.username, m.text, m.ts FROM messages_fts"
+		      " JOIN messages AS m ON m.seq = messages_fts.rowid"
+		      " WHERE messages_fts MATCH ?1 AND m.room = ?2"
+		      " ORDER BY messages_fts.rowid DESC LIMIT ?3",
+};
+
+/*
+ * Schema migrations: migrations[v] takes a database from version v - 1 to v.
+ * Never edit a released entry; append a new version instead.
+ */
+static const char *const migrations[HSTORE_SCHEMA_VERSION + 1] = {
+	[1] = "CREATE TABLE messages ("
+	      " seq INTEGER PRIMARY KEY,"      /* insertion order; the FTS rowid */
+	      " room TEXT NOT NULL,"
+	      " id INTEGER NOT NULL,"          /* the room's message id */
+	      " username TEXT NOT NULL,"
+	      " text TEXT NOT NULL,"
+	      " ts INTEGER NOT NULL,"          /* ms since the epoch */
+	      " UNIQUE (room, id));"
+	      "CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='seq');"
+	      "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
+	      " INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text);"
+	      " END;"
+	      "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN"
+	      " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);"
+	      " END;"
+	      "CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
+	      " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);"
+	      " INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text);"
+	      " END;",
+};
+
+/* Rough JSON overhead of one message frame besides its username and text. */
+#define ROW_OVERHEAD 96
+
+/* SQLite VM steps between two looks at the clock during a search. */
+#define PROGRESS_STEPS 1000
+
+struct hstore {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT_];
+	char err[256];
+	struct timespec deadline; /* of the running search */
+};
+
+static void set_error(struct hstore *s, const char *what)
+{
+	snprintf(s->err, sizeof s->err, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+}
+
+const char *hstore_error(const struct hstore *s) { return s->err; }
+
+/* Step a statement that returns no rows, then reset it. Returns 0 or -1. */
+static int run(struct hstore *s, enum statement which, const char *what)
+{
+	sqlite3_stmt *st = s->st[which];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		set_error(s, what);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Switch to WAL; a database that cannot use WAL is refused. */
+static int use_wal(struct hstore *s)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const char *mode = (const char *)sqlite3_column_text(st, 0);
+		ok = mode && !strcmp(mode, "wal");
+		if (!ok)
+			snprintf(s->err, sizeof s->err, "cannot use WAL (journal mode stays %s)", mode ? mode : "?");
+	} else {
+		set_error(s, "journal_mode=WAL");
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+static int exec_sql(struct hstore *s, const char *sql, const char *what)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	snprintf(s->err, sizeof s->err, "%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+/* The schema version recorded in the database (0 for a new one), or -1. */
+static int read_version(struct hstore *s)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1, &st, NULL) != SQLITE_OK) {
+		set_error(s, "reading schema_version");
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0); /* NULL (no row) reads as 0 */
+	else
+		set_error(s, "reading schema_version");
+	sqlite3_finalize(st);
+	return version;
+}
+
+static int write_version(struct hstore *s, int version)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "INSERT INTO schema_version(version) VALUES (?1)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, version);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		set_error(s, "writing schema_version");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Bring the schema to HSTORE_SCHEMA_VERSION in one transaction. */
+static int migrate(struct hstore *s)
+{
+	char what[64];
+	if (exec_sql(s, "BEGIN IMMEDIATE", "locking the database"))
+		return -1;
+	if (exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+		     "creating schema_version"))
+		goto fail;
+	int version = read_version(s);
+	if (version < 0)
+		goto fail;
+	if (version > HSTORE_SCHEMA_VERSION) {
+		snprintf(s->err, sizeof s->err, "schema version %d is newer than this chatd knows (%d)", version,
+			 HSTORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (int v = version + 1; v <= HSTORE_SCHEMA_VERSION; v++) {
+		snprintf(what, sizeof what, "migrating the schema to version %d", v);
+		if (exec_sql(s, migrations[v], what) || write_version(s, v))
+			goto fail;
+	}
+	if (exec_sql(s, "COMMIT", "committing the schema"))
+		goto fail;
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int prepare_all(struct hstore *s)
+{
+	for (int i = 0; i < ST_COUNT_; i++)
+		if (sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+		    SQLITE_OK) {
+			set_error(s, "preparing statements");
+			return -1;
+		}
+	return 0;
+}
+
+struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t errsz)
+{
+	struct hstore *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(cfg->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		set_error(s, "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
+	if (use_wal(s) ||
+	    exec_sql(s, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", "synchronous") ||
+	    migrate(s) || prepare_all(s))
+		goto fail;
+	return s;
+fail:
+	snprintf(err, errsz, "%s", s->err);
+	hstore_close(s);
+	return NULL;
+}
+
+void hstore_close(struct hstore *s)
+{
+	if (!s)
+		return;
+	hstore_rollback(s);
+	for (int i = 0; i < ST_COUNT_; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db); /* the last connection checkpoints the WAL */
+	free(s);
+}
+
+void hstore_set_busy_timeout(struct hstore *s, int ms) { sqlite3_busy_timeout(s->db, ms); }
+
+int hstore_begin(struct hstore *s) { return run(s, ST_BEGIN, "begin"); }
+
+int hstore_insert(struct hstore *s, const struct hstore_msg *m)
+{
+	sqlite3_stmt *st = s->st[ST_INSERT];
+	sqlite3_bind_text(st, 1, m->room, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, m->id);
+	sqlite3_bind_text(st, 3, m->username, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, m->text, (int)m->text_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, m->ts);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		set_error(s, "insert");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	/* A duplicate (room, id) undoes this statement only; anything else may
+	 * have ended the transaction. */
+	return (rc & 0xff) == SQLITE_CONSTRAINT && !sqlite3_get_autocommit(s->db) ? 1 : -1;
+}
+
+int hstore_commit(struct hstore *s)
+{
+	if (run(s, ST_COMMIT, "commit") == 0)
+		return 0;
+	hstore_rollback(s);
+	return -1;
+}
+
+void hstore_rollback(struct hstore *s)
+{
+	if (s->db && !sqlite3_get_autocommit(s->db)) {
+		sqlite3_step(s->st[ST_ROLLBACK]);
+		sqlite3_reset(s->st[ST_ROLLBACK]);
+	}
+}
+
+int hstore_max_id(struct hstore *s, const char *room, int64_t *out)
+{
+	sqlite3_stmt *st = s->st[ST_MAX_ID];
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0); /* NULL (no rows) reads as 0 */
+	else
+		set_error(s, "max id");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static char *copy_column(sqlite3_stmt *st, int col, size_t *len)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+	char *copy = malloc(n + 1);
+	if (!copy)
+		return NULL;
+	if (n)
+		memcpy(copy, v, n);
+	copy[n] = '\0';
+	if (len)
+		*len = n;
+	return copy;
+}
+
+/* Append the current row of st (id, username, text, ts) to out. */
+static int append_row(sqlite3_stmt *st, struct hrows *out)
+{
+	if (out->n == out->cap) {
+		size_t ncap = out->cap ? out->cap * 2 : 16;
+		struct hrow *v = realloc(out->v, ncap * sizeof *v);
+		if (!v)
+			return -1;
+		out->v = v;
+		out->cap = ncap;
+	}
+	struct hrow *r = &out->v[out->n];
+	r->id = sqlite3_column_int64(st, 0);
+	r->ts = sqlite3_column_int64(st, 3);
+	r->username = copy_column(st, 1, NULL);
+	r->text = copy_column(st, 2, &r->text_len);
+	if (!r->username || !r->text) {
+		free(r->username);
+		free(r->text);
+		return -1;
+	}
+	out->n++;
+	return 0;
+}
+
+/*
+ * Step st (bound with LIMIT limit + 1) and keep up to limit rows within
+ * about max_bytes (at least one). Returns the last sqlite result: SQLITE_DONE
+ * when the rows were read, an error code otherwise; st is reset.
+ */
+static int collect_rows(struct hstore *s, sqlite3_stmt *st, int limit, size_t max_bytes, struct hrows *out,
+			const char *what)
+{
+	size_t bytes = 0, taken = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t size = (size_t)sqlite3_column_bytes(st, 1) + (size_t)sqlite3_column_bytes(st, 2) + ROW_OVERHEAD;
+		if (taken == (size_t)limit || (taken && bytes + size > max_bytes)) {
+			out->more = 1;
+			rc = SQLITE_DONE;
+			break;
+		}
+		if (append_row(st, out)) {
+			snprintf(s->err, sizeof s->err, "%s: out of memory", what);
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		bytes += size;
+		taken++;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_NOMEM && rc != SQLITE_INTERRUPT)
+		set_error(s, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+int hstore_newest(struct hstore *s, const char *room, int64_t after, int64_t before, int limit,
+		  size_t max_bytes, struct hrows *out)
+{
+	sqlite3_stmt *st = s->st[ST_NEWEST];
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 3, before);
+	sqlite3_bind_int(st, 4, limit + 1);
+	return collect_rows(s, st, limit, max_bytes, out, "reading history") == SQLITE_DONE ? 0 : -1;
+}
+
+/* Progress handler: non-zero (interrupt) once the search deadline passed. */
+static int past_deadline(void *arg)
+{
+	const struct hstore *s = arg;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > s->deadline.tv_sec ||
+	       (now.tv_sec == s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec);
+}
+
+static void set_deadline(struct hstore *s, int budget_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
+	s->deadline.tv_sec += budget_ms / 1000;
+	s->deadline.tv_nsec += (long)(budget_ms % 1000) * 1000000L;
+	if (s->deadline.tv_nsec >= 1000000000L) {
+		s->deadline.tv_sec++;
+		s->deadline.tv_nsec -= 1000000000L;
+	}
+}
+
+int hstore_search(struct hstore *s, const char *room, const char *query, int limit, size_t max_bytes,
+		  int budget_ms, struct hrows *out)
+{
+	sqlite3_stmt *st = s->st[ST_SEARCH];
+	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, room, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, limit + 1);
+	set_deadline(s, budget_ms);
+	sqlite3_progress_handler(s->db, PROGRESS_STEPS, past_deadline, s);
+	int rc = collect_rows(s, st, limit, max_bytes, out, "search");
+	sqlite3_progress_handler(s->db, 0, NULL, NULL);
+	if (rc == SQLITE_INTERRUPT) { /* rows come newest first: keep what was found */
+		out->incomplete = out->more = 1;
+		return 0;
+	}
+	if (rc == SQLITE_DONE)
+		return 0;
+	/* A malformed query is a plain SQLITE_ERROR ("fts5: syntax error ...",
+	 * "no such column"); I/O and corruption have their own codes. */
+	return (rc & 0xff) == SQLITE_ERROR ? -2 : -1;
+}
+
+void hrows_free(struct hrows *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->v[i].username);
+		free(rs->v[i].text);
+	}
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = rs->cap = 0;
+	rs->more = rs->incomplete = 0;
+}

@@ -1,0 +1,199 @@
+// Client features that need server plugins: typing indicators, private messages,
+// history (replay, "load older", since= after a network drop) and rate limiting.
+// Each test is skipped when its plugin is not built.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startChatd, stopChatd, cleanupChatd, launchBrowser, openClient, closePage,
+  say, waitMessage, waitMembers, waitConnected, pluginsBuilt, sleep,
+} from './helpers.mjs';
+
+const HAVE = pluginsBuilt('typing', 'privmsg', 'history');
+const HAVE_RL = pluginsBuilt('ratelimit');
+const skip = HAVE ? false : 'typing, privmsg or history plugin not built';
+
+let srv;
+let browser;
+
+before(async () => {
+  if (!HAVE && !HAVE_RL) return;
+  browser = await launchBrowser();
+  if (HAVE) {
+    srv = await startChatd({
+      config: (port) => `[server]\nport = ${port}\n\n[plugin typing]\n\n[plugin privmsg]\n\n[plugin history]\nreplay = 10\n`,
+    });
+  }
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await stopChatd(srv);
+  cleanupChatd(srv);
+});
+
+const rowsWithId = (page) => page.$$eval('.log > [data-id]', (els) => els.map((e) => Number(e.dataset.id)));
+
+test('typing indicators: one, two, several; cleared by the message', { skip }, async () => {
+  const pages = [];
+  try {
+    for (const name of ['Tom', 'Uma', 'Vic', 'Wes']) pages.push(await openClient(browser, srv, { name, room: 'typing' }));
+    const [tom, uma, vic, wes] = pages;
+    await waitMembers(tom, ['Tom', 'Uma', 'Vic', 'Wes']);
+    const typing = () => tom.locator('#typing').textContent();
+    await uma.type('#msg-input', 'hel');
+    await tom.locator('#typing', { hasText: 'Uma is typing…' }).waitFor();
+    assert.equal(await uma.locator('#typing').textContent(), '', 'own typing shown to oneself');
+    // It expires about 3 s after the last typing frame.
+    await tom.waitForFunction(() => document.querySelector('#typing').textContent === '', null, { timeout: 6000 });
+
+    await Promise.all([vic.type('#msg-input', 'hi'), wes.type('#msg-input', 'yo')]);
+    await tom.locator('#typing', { hasText: /^(Vic and Wes|Wes and Vic) are typing…$/ }).waitFor();
+    await uma.type('#msg-input', 'lo');
+    await tom.locator('#typing', { hasText: 'Several people are typing…' }).waitFor();
+    // A message from Vic clears Vic at once.
+    await vic.fill('#msg-input', 'hello from vic');
+    await vic.press('#msg-input', 'Enter');
+    await waitMessage(tom, 'hello from vic');
+    assert.doesNotMatch(await typing(), /Vic/);
+  } finally {
+    for (const p of pages) await closePage(p);
+  }
+});
+
+test('private messages show apart, reach only the two, and unknown names are explained', { skip }, async () => {
+  const alice = await openClient(browser, srv, { name: 'Pia', room: 'pm-one' });
+  const bob = await openClient(browser, srv, { name: 'Quinn', room: 'pm-two' });
+  const carl = await openClient(browser, srv, { name: 'Rex', room: 'pm-one' });
+  try {
+    await say(alice, '/msg quinn meet me at noon');
+    const got = bob.locator('.log > .msg.private', { hasText: 'meet me at noon' });
+    await got.waitFor();
+    assert.equal(await got.locator('.author').textContent(), 'Pia → you (private)');
+    const echo = alice.locator('.log > .msg.private:not(.pending)', { hasText: 'meet me at noon' });
+    await echo.waitFor();
+    assert.equal(await echo.locator('.author').textContent(), '→ Quinn (private)');
+    assert.equal(await alice.locator('.log > .pending').count(), 0, 'the /msg stayed pending');
+    await sleep(300);
+    assert.equal(await carl.locator('.log > .msg', { hasText: 'meet me at noon' }).count(), 0, 'a private message leaked');
+    assert.equal(await alice.locator('.log > .msg:not(.private)', { hasText: 'meet me at noon' }).count(), 0);
+
+    await say(alice, '/msg nobody-here hello?');
+    await alice.locator('.notice', { hasText: 'no_such_user' }).waitFor();
+    const failed = alice.locator('.log > .msg.failed', { hasText: 'hello?' });
+    await failed.waitFor();
+    assert.equal(await failed.locator('.retry-btn').count(), 1);
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
+    await closePage(carl);
+  }
+});
+
+test('history: replay on join, "load older" prepends and keeps the place, no id twice', { skip }, async () => {
+  const writer = await openClient(browser, srv, { name: 'Hal', room: 'archive' });
+  let reader;
+  try {
+    // 35 messages straight over the socket (faster than typing them).
+    await writer.evaluate(() => {
+      for (let i = 1; i <= 35; i++) window.__lastWs.send(JSON.stringify({ type: 'message', text: `archived ${i}`, client_id: `x${i}` }));
+    });
+    await waitMessage(writer, 'archived 35');
+
+    reader = await openClient(browser, srv, { name: 'Ida', room: 'archive', viewport: { width: 1280, height: 500 } });
+    await waitMessage(reader, 'archived 35');
+    assert.deepEqual(await rowsWithId(reader), Array.from({ length: 10 }, (_, i) => 26 + i), 'replay of the last 10');
+    const older = reader.locator('#load-older');
+    await older.waitFor({ state: 'visible' });
+
+    // Read from the top: the first shown row stays where it was after the prepend.
+    await reader.evaluate(() => { document.querySelector('#scroller').scrollTop = 0; });
+    const anchor = reader.locator('.log > [data-id="26"] .text');
+    const yBefore = (await anchor.boundingBox()).y;
+    await older.click();
+    await waitMessage(reader, 'archived 1');
+    const yAfter = (await anchor.boundingBox()).y;
+    assert.ok(Math.abs(yAfter - yBefore) < 4, `the view jumped by ${yAfter - yBefore}px`);
+    assert.deepEqual(await rowsWithId(reader), Array.from({ length: 35 }, (_, i) => i + 1));
+    await older.waitFor({ state: 'hidden' });   // has_more: false
+
+    // While reading old messages a new one does not yank the view: a jump button appears.
+    await reader.evaluate(() => { document.querySelector('#scroller').scrollTop = 0; });
+    await say(writer, 'fresh news');
+    await waitMessage(reader, 'fresh news');
+    assert.equal(await reader.evaluate(() => document.querySelector('#scroller').scrollTop), 0, 'the view was yanked down');
+    await reader.locator('#jump-new').waitFor({ state: 'visible' });
+    await reader.click('#jump-new');
+    await waitMessage(reader, 'fresh news');
+    assert.ok(await reader.evaluate(() => {
+      const s = document.querySelector('#scroller');
+      return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+    }));
+  } finally {
+    await closePage(writer);
+    await closePage(reader);
+  }
+});
+
+test('a dropped connection resumes with since=: the missed messages, once each', { skip }, async () => {
+  const alice = await openClient(browser, srv, { name: 'Sid', room: 'seam' });
+  const bob = await openClient(browser, srv, { name: 'Tea', room: 'seam' });
+  try {
+    await say(bob, 'seen live');
+    await waitMessage(alice, 'seen live');
+    const urls = [];
+    alice.on('websocket', (ws) => urls.push(ws.url()));
+    // Cut alice's socket from the page; while she is away bob keeps talking.
+    await alice.evaluate(() => {
+      const Native = Object.getPrototypeOf(window.WebSocket);
+      window.__hold = true;
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          if (window.__hold) throw new DOMException('held offline by the test', 'SyntaxError');
+          super(...args); window.__wsCount += 1; window.__lastWs = this;
+        }
+      };
+      window.__lastWs.close(4000, 'test');
+    });
+    await alice.waitForSelector('#conn[data-state="offline"]');
+    for (const t of ['missed one', 'missed two', 'missed three']) { await say(bob, t); await waitMessage(bob, t); }
+    // Release; "Retry now" if the backoff timer has not already fired.
+    await alice.evaluate(() => { window.__hold = false; const b = document.querySelector('#retry-now'); if (!b.hidden) b.click(); });
+    await waitConnected(alice);
+    await waitMessage(alice, 'missed three');
+    for (const t of ['seen live', 'missed one', 'missed two', 'missed three']) {
+      assert.equal(await alice.locator('.log > .msg', { hasText: t }).count(), 1, `"${t}" is not shown exactly once`);
+    }
+    assert.ok(urls.some((u) => /[?&]since=\d+/.test(u)), `no since= in ${JSON.stringify(urls)}`);
+    const ids = await rowsWithId(alice);
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
+  }
+});
+
+test('rate limiting: the notice says when to retry; the refused message can be retried', { skip: HAVE_RL ? false : 'ratelimit plugin not built' }, async () => {
+  const rl = await startChatd({
+    config: (port) => `[server]\nport = ${port}\n\n[plugin ratelimit]\nmessages_per_second = 1\nmessage_burst = 2\nflood_close_after = 50\n`,
+  });
+  const page = await openClient(browser, rl, { name: 'Fay', room: 'flood' });
+  try {
+    for (let i = 1; i <= 4; i++) await say(page, `burst ${i}`);
+    const n = page.locator('.notice', { hasText: 'rate_limited' }).first();
+    await n.waitFor();
+    assert.match(await n.textContent(), /You can send again in \d+(\.\d)? s/);
+    const failed = page.locator('.log > .msg.failed').first();
+    await failed.waitFor();
+    const retry = failed.locator('.retry-btn');
+    await page.waitForFunction(() => { const b = document.querySelector('.log > .msg.failed .retry-btn'); return b && !b.disabled; }, null, { timeout: 5000 });
+    const text = await failed.locator('.text').textContent();
+    await sleep(1200);
+    await retry.click();
+    await waitMessage(page, text);
+    assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connected');
+  } finally {
+    await closePage(page);
+    await stopChatd(rl);
+    cleanupChatd(rl);
+  }
+});

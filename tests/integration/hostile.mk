@@ -1,0 +1,1 @@
+# hostile/churn/fault tests: written in tests/integration/hostile.mk

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Integration: the history plugin (plugins/history) in a running chatd.
+
+Restarts keep history and ids; a ?since= reconnect gets exactly what it missed
+(no gap, no duplicate at the seam, even while messages keep coming); and every
+message acknowledged to its sender (its echo) survives chatd being SIGKILLed at
+random moments, with a database that passes PRAGMA integrity_check.
+See docs/plugins/history.md.
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from chatdtest import ChatdServer, ChatdTestCase, main
+
+import wsclient
+
+
+def data_dir_server(data_dir, options=None, log_level="notice"):
+    """A server (not started) whose data directory is data_dir (-D given last wins)."""
+    return ChatdServer({"plugin history": dict(options or {})}, log_level=log_level,
+                       extra_args=("-D", data_dir))
+
+
+def read_history(ws, room, page=200):
+    """Every stored message of the socket's room, oldest first, paging backwards."""
+    out, before = [], None
+    while True:
+        req = {"type": "history", "limit": page}
+        if before is not None:
+            req["before"] = before
+        ws.send_json(req)
+        ans = ws.expect(type="history", timeout=10)
+        assert ans["room"] == room, ans
+        msgs = ans["messages"]
+        ids = [m["id"] for m in msgs]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
+        if before is not None and ids:
+            assert ids[-1] < before, (ids, before)
+        out[:0] = msgs
+        if not ans["has_more"] or not msgs:
+            return out
+        before = ids[0]
+        del ws.seen[:]  # keep the client's failure log small
+
+
+def integrity(path):
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        db.close()
+
+
+class HistoryTest(ChatdTestCase):
+    config = {"plugin history": {"replay": 5, "max_replay": 100000}}
+
+    def say(self, ws, text, client_id=None):
+        frame = {"type": "message", "text": text}
+        if client_id:
+            frame["client_id"] = client_id
+        ws.send_json(frame)
+
+    def test_replay_paging_and_search_on_the_wire(self):
+        a, _ = self.join("h-wire", "WireA")
+        for i in range(8):
+            self.say(a, "wire %d" % i, "w%d" % i)
+            a.expect(type="message", client_id="w%d" % i)
+        b, welcome = self.join("h-wire", "WireB")
+        self.assertEqual(welcome["last_id"], 8)
+        replayed = [b.recv_json() for _ in range(5)]
+        self.assertEqual([m["id"] for m in replayed], [4, 5, 6, 7, 8])
+        self.assertTrue(all(m["history"] is True and m["type"] == "message" for m in replayed), replayed)
+        b.send_json({"type": "history", "before": 4, "limit": 2})
+        page = b.expect(type="history")
+        self.assertEqual([m["id"] for m in page["messages"]], [2, 3])
+        self.assertTrue(page["has_more"])
+        b.send_json({"type": "search", "q": "wire", "limit": 3})
+        found = b.expect(type="search")
+        self.assertEqual([m["id"] for m in found["messages"]], [6, 7, 8])
+        b.send_json({"type": "search", "q": "\"unbalanced"})
+        self.assertEqual(b.expect(type="error")["code"], "bad_request")
+        b.send_json({"type": "history", "limit": 1000})
+        self.assertEqual(b.expect(type="error")["code"], "bad_request")
+
+    def test_restart_keeps_history_and_ids_continue(self):
+        data = tempfile.mkdtemp(prefix="chatd-hist-")
+        self.addCleanup(shutil.rmtree, data, True)
+        srv = data_dir_server(data)
+        self.addCleanup(srv.kill)
+        srv.start()
+        a = srv.connect("h-restart", "Rita")
+        for i in range(3):
+            self.say(a, "before restart %d" % i, "r%d" % i)
+            self.assertEqual(a.expect(type="message", client_id="r%d" % i)["id"], i + 1)
+        a.close()
+        srv.stop()  # SIGTERM: exit 0
+        srv = data_dir_server(data)
+        self.addCleanup(srv.kill)
+        srv.start()
+        b = srv.connect("h-restart", "Rita")
+        self.addCleanup(b.close)
+        welcome = b.recv_json()
+        self.assertEqual(welcome["last_id"], 3)
+        b.expect(type="system", event="join")
+        for i in range(3):
+            m = b.recv_json()
+            self.assertEqual((m["id"], m["text"], m["history"]), (i + 1, "before restart %d" % i, True))
+        self.say(b, "after restart", "x")
+        m = b.expect(type="message", client_id="x")
+        self.assertEqual(m["id"], 4)
+        self.assertNotIn("history", m)
+        self.assertEqual([m["id"] for m in read_history(b, "h-restart")], [1, 2, 3, 4])
+        b.close()
+        srv.stop()
+        self.assertEqual(integrity(os.path.join(data, "history.db")), [("ok",)])
+
+    def test_since_reconnect_gets_exactly_what_was_missed(self):
+        a, _ = self.join("h-since", "SinceA")
+        b, _ = self.join("h-since", "SinceB")
+        a.expect(type="system", event="join", username="SinceB")
+        self.say(a, "seen by b", "s1")
+        a.expect(type="message", client_id="s1")
+        last = b.expect(type="message", text="seen by b")["id"]
+        b.close()
+        for i in range(4):
+            self.say(a, "missed %d" % i, "m%d" % i)
+            a.expect(type="message", client_id="m%d" % i)
+        b = self.connect("h-since", "SinceB", since=last)
+        self.assertEqual(b.recv_json()["type"], "welcome")
+        b.expect(type="system", event="join")
+        got = [b.recv_json() for _ in range(4)]
+        self.assertEqual([m["id"] for m in got], [last + 1, last + 2, last + 3, last + 4])
+        self.assertEqual([m["text"] for m in got], ["missed %d" % i for i in range(4)])
+        self.assertTrue(all(m["history"] for m in got))
+        self.say(a, "live again", "l")
+        m = b.expect(type="message", text="live again")
+        self.assertEqual(m["id"], last + 5)
+        self.assertNotIn("history", m)
+        b.expect_silence(0.2)  # nothing replayed twice
+
+    def test_since_seam_under_a_steady_stream(self):
+        """Reconnect with ?since= over and over while a sender never stops:
+        every connection sees since+1, since+2, ... with no hole and no repeat,
+        the replayed ones (history:true) strictly before the live ones."""
+        room = "h-seam"
+        sender, _ = self.join(room, "SeamSender")
+        stop = threading.Event()
+        sent = []
+
+        def pump():
+            n = 0
+            while not stop.is_set():
+                for _ in range(5):
+                    self.say(sender, "s%d" % n, "c%d" % n)
+                    n += 1
+                while True:  # wait for the echo of the last of those five
+                    m = sender.expect(type="message", username="SeamSender")
+                    if m.get("client_id") == "c%d" % (n - 1):
+                        break
+                sent.append(n)
+                del sender.seen[:]
+                time.sleep(0.002)
+
+        t = threading.Thread(target=pump, daemon=True)
+        t.start()
+        self.addCleanup(stop.set)
+        try:
+            time.sleep(0.2)
+            last = 0
+            for round_ in range(12):
+                ws = self.connect(room, "SeamReader", since=last)
+                self.assertEqual(ws.recv_json()["type"], "welcome")
+                ids, live_started = [], False
+                deadline = time.monotonic() + 0.25
+                while time.monotonic() < deadline:
+                    m = ws.recv_json()
+                    if m["type"] != "message":
+                        continue
+                    if m.get("history"):
+                        self.assertFalse(live_started, "history frame after a live one: %r" % m)
+                    else:
+                        live_started = True
+                    ids.append(m["id"])
+                self.assertTrue(ids, "round %d: no message at all" % round_)
+                self.assertEqual(ids, list(range(last + 1, last + 1 + len(ids))),
+                                 "round %d since=%d: ids %r" % (round_, last, ids))
+                last = ids[-1]
+                ws.close()
+        finally:
+            stop.set()
+            t.join(10)
+        self.assertGreater(len(sent), 10)
+
+
+class KillDurabilityTest(unittest.TestCase):
+    """Acknowledged means stored: SIGKILL chatd at random moments while clients
+    send as fast as they can; afterwards every echoed message is in history."""
+
+    ROUNDS = 5
+    CLIENTS = (("k-one", "KillA"), ("k-one", "KillB"), ("k-two", "KillC"))
+    WINDOW = 32  # messages a client keeps in flight
+
+    def client_loop(self, port, room, name, round_, acked, stats):
+        try:
+            ws = wsclient.connect(port, room, name, timeout=3.0)
+        except (wsclient.WSError, OSError):
+            return
+        sent = 0
+        try:
+            while True:
+                while sent - len(acked[name][round_]) < self.WINDOW:
+                    cid = "%s-%d-%d" % (name, round_, sent)
+                    ws.send_json({"type": "message", "text": "%s r%d n%d" % (name, round_, sent), "client_id": cid})
+                    sent += 1
+                op, payload = ws.recv_frame(timeout=3.0)
+                if op == wsclient.OP_CLOSE:
+                    return
+                if op != wsclient.OP_TEXT:
+                    continue
+                if '"client_id"' in payload:
+                    m = json.loads(payload)
+                    acked[name][round_].append((room, m["id"], m["text"], m["client_id"]))
+                elif '"not_stored"' in payload:
+                    stats["not_stored"] += 1
+                del ws.seen[:]
+        except (wsclient.WSError, OSError, ValueError):
+            return  # the server died under us
+        finally:
+            ws.close_socket()
+
+    def run_rounds(self, options, rounds, seed):
+        rng = random.Random(seed)
+        data = tempfile.mkdtemp(prefix="chatd-kill-")
+        self.addCleanup(shutil.rmtree, data, True)
+        db_path = os.path.join(data, "history.db")
+        acked = {name: [[] for _ in range(rounds)] for _, name in self.CLIENTS}
+        stats = {"not_stored": 0}
+        rates = []
+        for r in range(rounds):
+            srv = data_dir_server(data, options)
+            self.addCleanup(srv.kill)
+            srv.start()
+            threads = [threading.Thread(target=self.client_loop, args=(srv.port, room, name, r, acked, stats),
+                                        daemon=True) for room, name in self.CLIENTS]
+            t0 = time.monotonic()
+            for t in threads:
+                t.start()
+            time.sleep(rng.uniform(0.3, 1.5))
+            srv.send_signal(signal.SIGKILL)
+            srv.wait(5)
+            elapsed = time.monotonic() - t0
+            for t in threads:
+                t.join(10)
+                self.assertFalse(t.is_alive(), "a client did not notice the kill")
+            n = sum(len(acked[name][r]) for _, name in self.CLIENTS)
+            rates.append(n / elapsed)
+            self.assertEqual(integrity(db_path), [("ok",)], "after kill %d" % (r + 1))
+            srv.cleanup()
+        # One more start: read every room back through history frames.
+        srv = data_dir_server(data, options)
+        self.addCleanup(srv.kill)
+        srv.start()
+        stored = {}
+        for room in sorted({room for room, _ in self.CLIENTS}):
+            ws = srv.connect(room, "Auditor")
+            stored[room] = {m["id"]: m for m in read_history(ws, room)}
+            ws.close()
+        srv.stop()
+        self.assertEqual(integrity(db_path), [("ok",)])
+        total = 0
+        for _, name in self.CLIENTS:
+            ids_seen = set()
+            for r in range(rounds):
+                for room, mid, text, cid in acked[name][r]:
+                    total += 1
+                    self.assertNotIn((room, mid), ids_seen)
+                    ids_seen.add((room, mid))
+                    m = stored[room].get(mid)
+                    self.assertIsNotNone(m, "acknowledged %s (id %d in %s) is not in history" % (cid, mid, room))
+                    self.assertEqual((m["text"], m["username"]), (text, name))
+        acked_pairs = [(room, mid) for _, name in self.CLIENTS for r in range(rounds)
+                       for room, mid, _, _ in acked[name][r]]
+        self.assertEqual(len(acked_pairs), len(set(acked_pairs)), "an id was acknowledged twice")
+        self.assertEqual(stats["not_stored"], 0)
+        self.assertGreater(total, 100, "too few messages to mean anything")
+        print("\n  history kill -9 %s: %d rounds, %d acknowledged messages all stored, %d stored in all, "
+              "%s ack/s per round (seed %d)" % (options or "defaults", rounds, total,
+                                               sum(len(v) for v in stored.values()),
+                                               [int(x) for x in rates], seed), file=sys.stderr)
+
+    def test_kill9_loses_no_acknowledged_message(self):
+        seed = int(os.environ.get("HISTORY_KILL_SEED") or random.randrange(1 << 30))
+        self.run_rounds({}, self.ROUNDS, seed)
+
+    def test_kill9_with_synchronous_full(self):
+        seed = int(os.environ.get("HISTORY_KILL_SEED") or random.randrange(1 << 30))
+        self.run_rounds({"synchronous": "full"}, 3, seed)
+
+
+if __name__ == "__main__":
+    main()
