@@ -502,6 +502,7 @@
   }
 
   function onSystem(e) {
+    if (e.event === 'presence') return onPresence(e); // big rooms: one summary for many joins/leaves
     const room = typeof e.room === 'string' ? e.room : state.room;
     const d = roomData(room);
     const name = String(e.username ?? '');
