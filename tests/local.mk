@@ -4,7 +4,7 @@
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = /usr/bin/python3
 AM_TESTS_ENVIRONMENT = \
-	CHATD=$(abs_top_builddir)/chatd; export CHATD; \
+	CHATD=$${CHATD:-$(abs_top_builddir)/chatd}; export CHATD; \
 	TOP_SRCDIR=$(abs_top_srcdir); export TOP_SRCDIR; \
 	TOP_BUILDDIR=$(abs_top_builddir); export TOP_BUILDDIR; \
 	PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE; \

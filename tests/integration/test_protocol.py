@@ -227,7 +227,7 @@ class ProtocolTest(ChatdTestCase):
         for t in ("one", "two"):
             wsa.send_json({"text": t})
         last = [wsa.recv_json()["id"] for _ in range(2)][-1]
-        wsa.close()
+        wsa.close(wait=5.0)  # the server has seen the close before Bob joins
         wsb, w = self.join(room, uniq("Bob"))
         self.assertEqual(w.get("users"), [w["username"]], "the room should be empty but for the newcomer")
         wsb.send_json({"text": "three"})
