@@ -9,7 +9,8 @@ TESTS += \
 	tests/integration/test_many.py \
 	tests/integration/test_slow_consumer.py \
 	tests/integration/test_signals.py \
-	tests/integration/test_cli.py
+	tests/integration/test_cli.py \
+	tests/integration/test_sdk.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
 
@@ -22,6 +23,7 @@ EXTRA_DIST += \
 	tests/integration/test_many.py \
 	tests/integration/test_slow_consumer.py \
 	tests/integration/test_signals.py \
-	tests/integration/test_cli.py
+	tests/integration/test_cli.py \
+	tests/integration/test_sdk.py
 
 include tests/integration/hostile.mk
