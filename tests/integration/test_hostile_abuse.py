@@ -1,13 +1,19 @@
 #!/usr/bin/python3
 """Abuse while a crowd chats: message and typing floods, /msg spraying, 2,000
-silent connections from one address, a slow consumer under ~28 MB of room
-traffic, nickname spoofing, room-name injection, SQL metacharacters and static
-path traversal, all from 127.0.0.2 and up, with ratelimit, typing and privmsg
-loaded. Meanwhile 120 normal clients from 127.0.0.1 in 6 rooms chat at one
-message a second each (a separate process measures every delivery): none may be
-disconnected, lose a message or see an error, and their p99 delivery latency
-during the abuse must stay under twice the quiet baseline measured first in the
-same test (with an absolute floor, see FLOOR_MS; figures in docs/reliability.md).
+silent connections from one address, a slow consumer while ~28 MB flow to its
+room, nickname spoofing, room-name injection, SQL metacharacters and static
+path traversal (a temporary web root with symlinks out of it), all from
+127.0.0.2 and up, with ratelimit, typing and privmsg loaded.
+
+Meanwhile 120 normal clients from 127.0.0.1 in 6 rooms chat at one message a
+second each; a separate process (test_hostile_util.Chatter) timestamps every
+message and measures its delivery to every member. None may be disconnected,
+lose a message, get one out of order or see an error, and their p99 delivery
+latency during the abuse must stay under max(2 x the quiet p99, FLOOR_MS),
+the quiet baseline being measured first (and again after the abuse) in the
+same test. The abuse: the bulk flow of the slow-consumer scenario runs in the
+background for ABUSE_S seconds; every other scenario runs once, then the cheap
+ones again every ROUND_PAUSE_S. Figures: docs/reliability.md.
 """
 
 import json
@@ -25,15 +31,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chatdtest  # noqa: E402
 import wsclient  # noqa: E402
 from test_hostile_util import Chatter, frame_kinds, metrics, proc_rss_kb, wait_for  # noqa: E402
-from wsclient import OP_CLOSE, OP_TEXT, WSClient, build_frame, ws_path  # noqa: E402
+from wsclient import OP_TEXT, WSClient, build_frame, ws_path  # noqa: E402
 
 CROWD = 120            # normal clients from 127.0.0.1
 CROWD_ROOMS = 6
 CROWD_INTERVAL = 1.0   # seconds between two messages of one normal client
 QUIET_S = 3.0          # baseline measurement, first
-QUIET_BETWEEN_S = 1.0  # and again between two abuse rounds
-ABUSE_S = 15.0         # the abuse rounds go on at least this long (bounded: see MAX_ROUNDS)
-MAX_ROUNDS = 6
+QUIET_AFTER_S = 2.0    # and after the abuse
+ABUSE_S = 15.0         # the bulk flow lasts this long; the other scenarios repeat meanwhile
+MAX_ROUNDS = 8
+ROUND_PAUSE_S = 1.0
+REPEATED = ("message_flood", "typing_flood", "msg_spray", "nick_spoofing", "sql_metachars")
 FLOOR_MS = 20.0        # p99 bound = max(2 x quiet p99, FLOOR_MS)
 
 PER_ADDRESS_CAP = 150  # >= CROWD + observers, so 127.0.0.1 never hits it
@@ -43,7 +51,7 @@ FLOOD_CLOSE_AFTER = 20
 BULK_MSG = 60000       # slow-consumer traffic: 47 senders x 10 messages x 60 kB = ~28 MB
 BULK_SENDERS = 47
 BULK_PER_SENDER = 10
-SLOW_RSS_BOUND_KB = 16 * 1024
+SLOW_RSS_BOUND_KB = 16 * 1024  # would be ~28 MB if the server queued everything
 
 CONFIG = {
     "server": {"max_message_bytes": "64k", "max_frame_bytes": "128k", "send_queue_bytes": "1M",
@@ -101,7 +109,7 @@ def spoofs(victim):
     ]
 
 
-VICTIMS = ["Alice", "Carol", "Oscar", "Peter", "Ethan", "Tracy"]
+VICTIMS = ["Alice", "Carol", "Oscar", "Peter", "Ethan", "Tracy", "Kevin", "Megan"]
 
 SQL_TEXTS = [
     "'; DROP TABLE messages; --",
@@ -292,47 +300,74 @@ class AbuseTest(chatdtest.ChatdTestCase):
         finally:
             for ws in opened:
                 ws.close_socket()
-        self.assertTrue(wait_for(lambda: self.srv.healthz()[1]["connections"] <= before, 5),
+        # (+2: a bulk sender of the slow-consumer scenario may be connected meanwhile)
+        self.assertTrue(wait_for(lambda: self.srv.healthz()[1]["connections"] <= before + 2, 5),
                         "the silent connections were not released")
         # the cap is per address: the next one from there gets in again
         ws = WSClient(self.port, ws_path("silent%d" % r), source="127.0.0.5")
         self.assertEqual(ws.handshake().status, 101)
         ws.close()
 
-    def slow_consumer(self, r, rss):
-        room = "bulk%d" % r
-        closed_before = metrics(self.srv)["chatd_slow_closed_total"]
-        slow = self.hostile(room, "Slow%d" % r, source="127.0.0.6", rcvbuf=4096)
-        time.sleep(0.1)
-        t0 = time.monotonic()
-        rss0 = proc_rss_kb(self.srv.pid)
+    def start_slow_consumer(self):
+        """A reader that never reads (tiny SO_RCVBUF) in a room that then gets
+        ~28 MB, spread over ABUSE_S seconds by senders from 16 addresses, in a
+        thread while the other scenarios run."""
+        room = "bulk"
+        self.slow_closed0 = metrics(self.srv)["chatd_slow_closed_total"]
+        self.slow = self.hostile(room, "Slow", source="127.0.0.6", rcvbuf=4096)
+        self.bulk = {"sent": 0, "errors": [], "t0": time.monotonic(), "t1": None,
+                     "in0": metrics(self.srv)["chatd_messages_in_total"]}
+        self.bulk_rss0 = proc_rss_kb(self.srv.pid)
         pad = "x" * BULK_MSG
         burst = b"".join(build_frame(OP_TEXT, json.dumps({"text": pad, "client_id": "b%d" % k}))
                          for k in range(BULK_PER_SENDER))
-        total = 0
-        for i in range(BULK_SENDERS):
-            s = self.connect(room, "Bulk%d_%d" % (r, i), source="127.0.0.%d" % (10 + i % 16))
-            s.send_raw(burst)
-            total += BULK_PER_SENDER * BULK_MSG
-            s.expect(type="message", client_id="b%d" % (BULK_PER_SENDER - 1), timeout=10)
-            s.close()
-        t1 = time.monotonic()
+
+        def flow():
+            t0 = self.bulk["t0"]
+            try:
+                for i in range(BULK_SENDERS):
+                    time.sleep(max(0.0, t0 + i * ABUSE_S / BULK_SENDERS - time.monotonic()))
+                    s = self.srv.connect(room, "Bulk%d" % i, source="127.0.0.%d" % (10 + i % 16), timeout=10)
+                    try:
+                        s.recv_json()  # welcome
+                        s.send_raw(burst)
+                        self.bulk["sent"] += BULK_PER_SENDER * BULK_MSG
+                    finally:
+                        # gone without reading its echoes (the server reads what
+                        # was sent before the FIN): the flow costs this process
+                        # nothing more and the server all of it
+                        s.close_socket()
+            except Exception as e:  # reported by finish_slow_consumer
+                self.bulk["errors"].append(repr(e)[:500])
+            self.bulk["t1"] = time.monotonic()
+
+        self.bulk_thread = threading.Thread(target=flow, daemon=True)
+        self.bulk_thread.start()
+
+    def finish_slow_consumer(self, rss):
+        self.bulk_thread.join(ABUSE_S + 30)
+        self.assertFalse(self.bulk_thread.is_alive(), "the bulk flow did not finish")
+        self.assertEqual(self.bulk["errors"], [])
+        t0, t1 = self.bulk["t0"], self.bulk["t1"]
         peak = rss.peak(t0, t1)
-        self.assertGreaterEqual(total, 28 * 1000 * 1000)
-        self.assertTrue(wait_for(lambda: metrics(self.srv)["chatd_slow_closed_total"] > closed_before, 5),
+        self.assertGreaterEqual(self.bulk["sent"], 28 * 1000 * 1000)
+        # every bulk message reached the room (the other scenarios add theirs)
+        self.assertTrue(wait_for(lambda: metrics(self.srv)["chatd_messages_in_total"] - self.bulk["in0"]
+                                 >= BULK_SENDERS * BULK_PER_SENDER, 5), "bulk messages lost")
+        self.assertTrue(wait_for(lambda: metrics(self.srv)["chatd_slow_closed_total"] > self.slow_closed0, 5),
                         "the slow consumer was not closed")
         # now it reads: some of the room's traffic, then the close 1013 (or the end of the stream)
-        code, reason = slow.expect_close(timeout=10, allow_eof=True)
+        code, reason = self.slow.expect_close(timeout=10, allow_eof=True)
         if code is not None:
             self.assertEqual(code, 1013, reason)
-        received = sum(len(p) for op, p in slow.seen if op == OP_TEXT)
+        received = sum(len(p) for op, p in self.slow.seen if op == OP_TEXT)
         self.assertLess(received, 4 * 1024 * 1024, "the slow consumer got far more than its queue limit")
-        self.assertLess(peak - rss0, SLOW_RSS_BOUND_KB,
+        self.assertLess(peak - self.bulk_rss0, SLOW_RSS_BOUND_KB,
                         "server RSS grew %d kB while ~28 MB flowed to a room with a reader that never reads"
-                        % (peak - rss0))
-        self.figures.setdefault("slow", []).append(
-            {"mb": round(total / 1e6, 1), "s": round(t1 - t0, 2), "rss_growth_kb": peak - rss0,
-             "slow_received_kb": received // 1024, "close": code})
+                        % (peak - self.bulk_rss0))
+        self.figures["slow"] = {"mb": round(self.bulk["sent"] / 1e6, 1), "s": round(t1 - t0, 2),
+                                "rss_growth_kb": peak - self.bulk_rss0, "slow_received_kb": received // 1024,
+                                "close": code}
 
     def nick_spoofing(self, r):
         room = "spoof%d" % r
@@ -427,41 +462,57 @@ class AbuseTest(chatdtest.ChatdTestCase):
         crowd = Chatter(self.port, CROWD, CROWD_ROOMS, CROWD_INTERVAL)
         self.addCleanup(crowd.kill)
         crowd.start()
+        # What is measured is the server as the crowd sees it, not this busy
+        # shared 2-core machine: the server and the crowd run at a higher
+        # priority than other work on the machine (when allowed: root), the
+        # attacking code below at a lower one (a real attacker's CPU is not the
+        # server's either).
+        for pid in (self.srv.pid, crowd.proc.pid):
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, -5)
+            except OSError:
+                pass
         crowd.phase("quiet:first")
         time.sleep(QUIET_S)
-        # The attacking code runs in this process at a lower priority: on a real
-        # deployment the attacker's CPU is not the server's (nor the crowd's).
         self._nice0 = os.nice(0)
         os.nice(10)
         self.addCleanup(self._renice)
         t0 = time.monotonic()
         rss0 = proc_rss_kb(self.srv.pid)
+        crowd.phase("abuse:slow_consumer")
+        with self.subTest(scenario="slow_consumer (start)"):
+            self.start_slow_consumer()
         scenarios = [("message_flood", self.message_flood), ("typing_flood", self.typing_flood),
                      ("msg_spray", self.msg_spray), ("silent_connections", self.silent_connections),
-                     ("slow_consumer", lambda r: self.slow_consumer(r, rss)),
                      ("nick_spoofing", self.nick_spoofing), ("room_injection", self.room_injection),
                      ("sql_metachars", self.sql_metachars), ("static_traversal", self.static_traversal)]
         rounds = 0
         timings = {}
-        abuse_s = 0.0
-        while rounds < MAX_ROUNDS and (rounds == 0 or abuse_s < ABUSE_S):
-            r0 = time.monotonic()
+        # all of them once, then the floods and spoofs again every ROUND_PAUSE_S
+        # while the bulk flow lasts (ABUSE_S)
+        while rounds < MAX_ROUNDS and (rounds == 0 or self.bulk_thread.is_alive()):
+            if rounds:
+                crowd.phase("abuse:pause")
+                time.sleep(ROUND_PAUSE_S)
             for name, fn in scenarios:
+                if rounds and name not in REPEATED:
+                    continue
                 crowd.phase("abuse:" + name)
                 with self.subTest(scenario=name, round=rounds):
                     s0 = time.monotonic()
                     fn(rounds)
                     timings.setdefault(name, []).append(round(time.monotonic() - s0, 2))
                 self.assertTrue(self.srv.alive(), "chatd died during %s" % name)
-            abuse_s += time.monotonic() - r0
-            # a quiet second between rounds: the baseline also samples whatever
-            # else this machine is doing meanwhile (other test suites)
-            crowd.phase("quiet:after%d" % rounds)
-            time.sleep(QUIET_BETWEEN_S)
             rounds += 1
-        crowd.phase("after")
+        crowd.phase("abuse:slow_consumer")
+        with self.subTest(scenario="slow_consumer"):
+            self.finish_slow_consumer(rss)
+        abuse_s = time.monotonic() - t0
         self._renice()
-        time.sleep(1.0)
+        # the baseline also samples the machine after the abuse (other test
+        # suites may be running on it)
+        crowd.phase("quiet:after")
+        time.sleep(QUIET_AFTER_S)
         peak = rss.peak(t0)
         res = crowd.stop()
         first, quiet, abuse = res["phases"]["quiet:first"], res["phases"]["quiet"], res["phases"]["abuse"]
@@ -471,8 +522,8 @@ class AbuseTest(chatdtest.ChatdTestCase):
                    "%d rounds: p50 %.1f p99 %.1f max %.1f ms (n=%d); bound %.1f ms; server RSS %d -> peak %d kB; "
                    "scenario seconds %r; slow consumer %r"
                    % (res["clients"], CROWD_ROOMS, res["sent"], QUIET_S, first["p50"], first["p99"], quiet["p50"],
-                      quiet["p99"], quiet["n"], abuse_s, rounds, abuse["p50"], abuse["p99"], abuse["max"], abuse["n"], bound, rss0, peak, timings,
-                      self.figures.get("slow")))
+                      quiet["p99"], quiet["n"], abuse_s, rounds, abuse["p50"], abuse["p99"], abuse["max"],
+                      abuse["n"], bound, rss0, peak, timings, self.figures.get("slow")))
         per = ", ".join("%s p99 %.1f" % (k.split(":", 1)[1], v["p99"]) for k, v in sorted(res["phases"].items())
                         if k.startswith("abuse:"))
         summary += "; per scenario (ms): " + per
