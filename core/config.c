@@ -106,6 +106,7 @@ struct parser {
 	int line;
 	char *err;
 	size_t errsz;
+	int soft_line, message_line; /* where the keys of the cross-checks were set */
 };
 
 static int parse_fail(struct parser *p, const char *key, const char *fmt, ...)
@@ -172,6 +173,10 @@ static int set_server_key(struct parser *p, const char *key, const char *value)
 			return parse_fail(p, key, "'%s' is not a number", value);
 		if (v < k->min || v > k->max)
 			return parse_fail(p, key, "%lld is out of range %lld..%lld", v, k->min, k->max);
+		if (!strcmp(key, "send_queue_soft_bytes") || !strcmp(key, "send_queue_bytes"))
+			p->soft_line = p->line;
+		if (!strcmp(key, "max_message_bytes") || !strcmp(key, "max_frame_bytes"))
+			p->message_line = p->line;
 		if (k->kind == OPT_INT)
 			*(int *)(base + k->offset) = (int)v;
 		else
@@ -307,7 +312,7 @@ static char *clean_value(char *v)
 int config_parse(struct chatd_config *cfg, const char *name, const char *text, size_t len,
 		 const char *base_dir, char *err, size_t errsz)
 {
-	struct parser p = { cfg, name, base_dir, 0, err, errsz };
+	struct parser p = { cfg, name, base_dir, 0, err, errsz, 0, 0 };
 	int section = -1, seen_server = 0, rc = -1;
 	char *buf = malloc(len + 1);
 	if (!buf) {
@@ -355,11 +360,11 @@ int config_parse(struct chatd_config *cfg, const char *name, const char *text, s
 			goto fail;
 	}
 	if (cfg->send_queue_soft_bytes > cfg->send_queue_bytes) {
-		snprintf(err, errsz, "%s: key 'send_queue_soft_bytes': larger than send_queue_bytes", name);
+		snprintf(err, errsz, "%s:%d: key 'send_queue_soft_bytes': larger than send_queue_bytes", name, p.soft_line);
 		goto fail;
 	}
 	if (cfg->max_message_bytes > cfg->max_frame_bytes) {
-		snprintf(err, errsz, "%s: key 'max_message_bytes': larger than max_frame_bytes", name);
+		snprintf(err, errsz, "%s:%d: key 'max_message_bytes': larger than max_frame_bytes", name, p.message_line);
 		goto fail;
 	}
 	rc = 0;

@@ -151,6 +151,11 @@ int server_listen(struct chatd_server *srv, char *err, size_t errsz)
 	info.foreign_loops = foreign;
 	info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.timeout_secs = (unsigned)srv->cfg.handshake_timeout_s;
+	/* lws holds a header buffer for a slow request 10 s by default, and an
+	 * idle keep-alive connection 5 s: both follow handshake_timeout (a new
+	 * socket also gets it in ws.c, NEW_CLIENT_INSTANTIATED). */
+	info.timeout_secs_ah_idle = (unsigned)srv->cfg.handshake_timeout_s;
+	info.keepalive_timeout = srv->cfg.handshake_timeout_s;
 	info.server_string = "chatd/" PACKAGE_VERSION;
 	/* Stay below the process fd limit so accept() at the limit fails
 	 * gracefully instead of spinning (see docs/architecture.md). */

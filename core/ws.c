@@ -226,6 +226,13 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	struct chatd_server *srv;
 
 	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* A new socket has handshake_timeout to finish its request: lws
+		 * replaces this with its own timeouts once the request is read,
+		 * and clears it when the WebSocket upgrade completes. */
+		lws_set_timeout(wsi, (enum pending_timeout)(PENDING_TIMEOUT_USER_REASON_BASE + 1),
+				server_of(wsi)->cfg.handshake_timeout_s);
+		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(server_of(wsi), wsi, s);
 	case LWS_CALLBACK_ESTABLISHED:

@@ -122,12 +122,7 @@ class FaultTest(unittest.TestCase):
                 self.assertIn("chatd: %s:" % path, err)
                 self.assertIn(why, err)
 
-    # SERVER BUG: the two cross-key checks of core/config.c (max_message_bytes >
-    # max_frame_bytes, send_queue_soft_bytes > send_queue_bytes) name the file
-    # and the key but not the line: "chatd: /tmp/x/chatd.conf: key
-    # 'max_message_bytes': larger than max_frame_bytes" (exit 3). docs/config.md:
-    # "Every error names the file, the line and the key".
-    @unittest.expectedFailure
+    # Regression: the cross-key checks once named the file and key but no line.
     def test_inconsistent_keys_name_the_line(self):
         self.assert_fault("[server]\nmax_frame_bytes = 64k\nmax_message_bytes = 100k\n", EXIT_CONFIG, 3,
                           ["'max_message_bytes'"], check_only_too=False)
