@@ -38,7 +38,7 @@ static int refuse_handshake(struct lws *wsi, int status, const char *reason)
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: validate /ws/{room}, make the client, run CONNECT hooks. */
 static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *s)
 {
-	char uri[256], arg[NICK_MAX_BYTES * 4 + 8], origin[512], host[512], addr[64];
+	char uri[256], arg[4096], origin[512], host[512], addr[64];
 	int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
 	if (n <= 0)
 		return refuse_handshake(wsi, 400, "bad request");

@@ -10,7 +10,7 @@
   disconnects, lost messages and out-of-order ids per phase.
 
 Run as a script (what Chatter does):
-    test_hostile_util.py chatter PORT CLIENTS ROOMS INTERVAL_S
+    test_hostile_util.py chatter PORT CLIENTS ROOMS INTERVAL_S [NAME_PREFIX]
 then control it on stdin with lines `phase NAME` and `stop`; it prints `ready`
 once every client has joined and one JSON line of results after `stop`.
 """
@@ -122,9 +122,9 @@ class Chatter:
         res = ch.stop()       # {"phases": {...}, "disconnected": [...], "lost": n, ...}
     """
 
-    def __init__(self, port, clients=120, rooms=6, interval=1.0):
+    def __init__(self, port, clients=120, rooms=6, interval=1.0, prefix="n"):
         self.args = [sys.executable, os.path.abspath(__file__), "chatter", str(port), str(clients), str(rooms),
-                     str(interval)]
+                     str(interval), prefix]
         self.proc = None
 
     def start(self, timeout=30.0):
@@ -175,9 +175,9 @@ class Chatter:
         return err or ""
 
 
-def _chatter_main(port, nclients, nrooms, interval):
+def _chatter_main(port, nclients, nrooms, interval, prefix="n"):
     clients = []
-    names = ["n%03d" % i for i in range(nclients)]
+    names = ["%s%03d" % (prefix, i) for i in range(nclients)]
     rooms = ["crowd%d" % (i % nrooms) for i in range(nclients)]
     for i in range(nclients):
         ws = wsclient.connect(port, rooms[i], names[i], source="127.0.0.1", timeout=10)
@@ -291,7 +291,7 @@ def _chatter_main(port, nclients, nrooms, interval):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "chatter":
-        _chatter_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    if len(sys.argv) in (6, 7) and sys.argv[1] == "chatter":
+        _chatter_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), *sys.argv[6:])
     else:
         print(__doc__)
