@@ -1,0 +1,33 @@
+#!/bin/sh
+# bench/selftest.sh: the load generator against bench/wstest_server.py, a server
+# that fragments every message, pings between the fragments and writes in
+# 7-byte pieces. Passes when nothing is lost and every ping got its pong.
+set -eu
+cd "$(dirname "$0")"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$PY wstest_server.py --port "$port" --seconds 8 > selftest-server.out &
+spid=$!
+trap 'kill $spid 2>/dev/null || true' EXIT
+sleep 0.7
+./loadgen --port "$port" --rooms 2 --members 3 --rate 20 --duration 2 --warmup 0.5 --size 300 \
+	--label selftest --quiet > selftest-loadgen.out
+# 64-bit frame lengths too
+./loadgen --port "$port" --rooms 1 --members 2 --rate 5 --duration 1 --warmup 0.2 --size 70000 \
+	--label selftest-big --quiet > selftest-loadgen-big.out
+wait $spid && srv=0 || srv=$?
+trap - EXIT
+$PY - "$srv" <<'PYEOF'
+import json, sys
+srv = int(sys.argv[1])
+g = json.load(open("selftest-loadgen.out"))
+big = json.load(open("selftest-loadgen-big.out"))
+s = json.load(open("selftest-server.out"))
+ok = (srv == 0 and g["connect"]["ok"] == 6 and g["lost"] == 0 and g["delivered"] > 0
+      and g["delivered"] == g["expected"] and g["frames"]["pings"] > 0 and not g["errors"]
+      and g["frames"]["foreign"] == 0 and big["lost"] == 0 and big["delivered"] == big["expected"] > 0)
+print("selftest: generator delivered %d/%d, pings %d; server %s -> %s"
+      % (g["delivered"], g["expected"], g["frames"]["pings"], s, "ok" if ok else "FAIL"))
+sys.exit(0 if ok else 1)
+PYEOF
