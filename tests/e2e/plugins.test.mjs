@@ -197,3 +197,40 @@ test('rate limiting: the notice says when to retry; the refused message can be r
     cleanupChatd(rl);
   }
 });
+
+test('history survives a server restart: replay, "load older" and ids that go on', { skip }, async () => {
+  const config = (port) => `[server]\nport = ${port}\n\n[plugin history]\nreplay = 10\n`;
+  let first = await startChatd({ config });
+  const dataDir = first.dataDir;
+  let second;
+  let writer;
+  let reader;
+  try {
+    writer = await openClient(browser, first, { name: 'Rex', room: 'kept' });
+    await writer.evaluate(() => {
+      for (let i = 1; i <= 30; i++) window.__lastWs.send(JSON.stringify({ type: 'message', text: `kept ${i}`, client_id: `k${i}` }));
+    });
+    await waitMessage(writer, 'kept 30');
+    await closePage(writer);
+    writer = null;
+    await stopChatd(first);
+
+    second = await startChatd({ config, dataDir });
+    reader = await openClient(browser, second, { name: 'Sue', room: 'kept' });
+    await waitMessage(reader, 'kept 30');
+    assert.deepEqual(await rowsWithId(reader), Array.from({ length: 10 }, (_, i) => 21 + i), 'replay after the restart');
+    await reader.locator('#load-older').click();
+    await waitMessage(reader, 'kept 1');
+    assert.deepEqual(await rowsWithId(reader), Array.from({ length: 30 }, (_, i) => i + 1), 'every id once, in order');
+    await say(reader, 'after the restart');
+    await waitMessage(reader, 'after the restart');
+    const ids = await rowsWithId(reader);
+    assert.equal(ids[ids.length - 1], 31, 'ids go on from the stored maximum');
+  } finally {
+    await closePage(writer);
+    await closePage(reader);
+    await stopChatd(second);
+    cleanupChatd(second);
+    cleanupChatd(first);
+  }
+});
