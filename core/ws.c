@@ -186,7 +186,7 @@ static int ws_receive(struct chatd_server *srv, struct lws *wsi, struct chatd_cl
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too large", 17);
 		return -1;
 	}
-	if (c->rx_len + len > c->rx_cap) {
+	if (!c->rx || c->rx_len + len > c->rx_cap) {
 		size_t ncap = c->rx_len + len + remaining;
 		char *n = realloc(c->rx, ncap + 1);
 		if (!n)
@@ -194,7 +194,8 @@ static int ws_receive(struct chatd_server *srv, struct lws *wsi, struct chatd_cl
 		c->rx = n;
 		c->rx_cap = ncap;
 	}
-	memcpy(c->rx + c->rx_len, in, len);
+	if (len) /* an empty frame comes with in == NULL */
+		memcpy(c->rx + c->rx_len, in, len);
 	c->rx_len += len;
 	c->rx_frame_done = remaining == 0;
 	if (lws_is_final_fragment(wsi) && remaining == 0) {

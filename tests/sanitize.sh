@@ -17,7 +17,7 @@ cd "$dir"
 autoreconf -fi >/dev/null 2>&1
 ./configure -q --enable-sanitizers >/dev/null
 make -j"$(nproc)" >/dev/null
-ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16:abort_on_error=0 \
+CHATD_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16:abort_on_error=0 \
 LSAN_OPTIONS=suppressions=$dir/tests/lsan.supp \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	make -j"$(nproc)" check "$@"
