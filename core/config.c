@@ -146,10 +146,14 @@ static int parse_number(const char *s, int allow_suffix, long long *out)
 	long long v = strtoll(s, &end, 10);
 	if (end == s || errno)
 		return -1;
+	long long mul = 1;
 	if (allow_suffix && (*end == 'k' || *end == 'K'))
-		v *= 1024, end++;
+		mul = 1024, end++;
 	else if (allow_suffix && (*end == 'm' || *end == 'M'))
-		v *= 1024 * 1024, end++;
+		mul = 1024 * 1024, end++;
+	if (v > LLONG_MAX / mul || v < LLONG_MIN / mul) /* out of every range anyway */
+		return -1;
+	v *= mul;
 	if (*end)
 		return -1;
 	*out = v;

@@ -82,6 +82,7 @@ static const struct {
 	{ "[server]\nmax_message_bytes = 8\n", "t.conf:2: key 'max_message_bytes': 8 is out of range" },
 	{ "[server]\nsend_queue_bytes = 8k\nsend_queue_soft_bytes = 16k\n", "key 'send_queue_soft_bytes'" },
 	{ "[server]\nweb_root =\n", "t.conf:2: key 'web_root': empty path" },
+	{ "[server]\nsend_queue_bytes = 9999999999999256k\n", "t.conf:2: key 'send_queue_bytes': '9999999999999256k' is not a number" },
 };
 
 START_TEST(bad_configs_name_file_line_key)
