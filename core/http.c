@@ -106,11 +106,18 @@ char *http_metrics_text(struct chatd_server *srv)
 		"# TYPE chatd_drops_total counter\nchatd_drops_total %llu\n"
 		"# TYPE chatd_slow_closed_total counter\nchatd_slow_closed_total %llu\n"
 		"# TYPE chatd_errors_sent_total counter\nchatd_errors_sent_total %llu\n"
-		"# TYPE chatd_handshakes_denied_total counter\nchatd_handshakes_denied_total %llu\n",
+		"# TYPE chatd_handshakes_denied_total counter\nchatd_handshakes_denied_total %llu\n"
+		"# HELP chatd_sockets Sockets open (HTTP, WebSocket and not yet upgraded).\n"
+		"# TYPE chatd_sockets gauge\nchatd_sockets %zu\n"
+		"# HELP chatd_refused_total Connections answered 503 before any request was read.\n"
+		"# TYPE chatd_refused_total counter\n"
+		"chatd_refused_total{reason=\"max_connections\"} %llu\n"
+		"chatd_refused_total{reason=\"out_of_fds\"} %llu\n",
 		srv->nclients, srv->nrooms_live, (unsigned long long)st->connections_total,
 		(unsigned long long)st->messages_in, (unsigned long long)st->messages_out,
 		(unsigned long long)st->frames_dropped, (unsigned long long)st->slow_closed,
-		(unsigned long long)st->errors_sent, (unsigned long long)st->handshakes_denied);
+		(unsigned long long)st->errors_sent, (unsigned long long)st->handshakes_denied, srv->nsockets,
+		(unsigned long long)st->refused_full, (unsigned long long)st->refused_no_fds);
 	appendf(&b, &len, &cap, "# HELP chatd_plugin_counter Counters kept by plugins.\n"
 				"# TYPE chatd_plugin_counter counter\n");
 	for (int i = 0; i < srv->nplugins; i++) {

@@ -3,6 +3,7 @@
 #include "chat.h"
 #include "client.h"
 #include "hooks.h"
+#include "listener.h"
 #include "log.h"
 #include "plugins.h"
 #include "presence.h"
@@ -74,6 +75,8 @@ static void on_idle(struct ev_loop *loop, ev_prepare *w, int revents)
 		struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms() };
 		hooks_dispatch(&lw->srv->hooks, CHATD_EV_LOOP_IDLE, &ev);
 	}
+	/* after the hooks: what they released (history acks) goes out now */
+	ws_flush_pending(lw->srv);
 }
 
 /* While shutting down: stop the loop once every client is gone or the deadline passed. */
@@ -94,6 +97,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		return;
 	log_notice("signal %d: closing %zu connections with 1001 and stopping", w->signum, srv->nclients);
 	srv->shutting_down = 1;
+	listener_stop(srv);
 	for (struct chatd_client *c = srv->clients; c; c = c->next)
 		client_close(c, 1001, "server shutting down");
 	lw->drain_deadline = ev_now(loop) + 1.5;
@@ -131,7 +135,6 @@ int server_listen(struct chatd_server *srv, char *err, size_t errsz)
 {
 	struct lws_context_creation_info info;
 	void *foreign[1] = { srv->loop };
-	struct rlimit rl;
 	int lws_levels = LLL_ERR | LLL_WARN;
 	if (srv->cfg.log_level >= LOG_DEBUG)
 		lws_levels |= LLL_NOTICE;
@@ -143,9 +146,11 @@ int server_listen(struct chatd_server *srv, char *err, size_t errsz)
 	protocols[0].per_session_data_size = sizeof(struct session);
 	protocols[0].rx_buffer_size = (size_t)srv->cfg.rx_buffer_size;
 
+	/* chatd listens itself (listener.c) and hands lws each accepted socket. */
+	if (listener_open(srv, err, errsz))
+		return -1;
 	memset(&info, 0, sizeof info);
-	info.port = srv->cfg.port;
-	info.iface = srv->cfg.bind;
+	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.user = srv;
 	info.foreign_loops = foreign;
@@ -157,12 +162,6 @@ int server_listen(struct chatd_server *srv, char *err, size_t errsz)
 	info.timeout_secs_ah_idle = (unsigned)srv->cfg.handshake_timeout_s;
 	info.keepalive_timeout = srv->cfg.handshake_timeout_s;
 	info.server_string = "chatd/" PACKAGE_VERSION;
-	/* Stay below the process fd limit so accept() at the limit fails
-	 * gracefully instead of spinning (see docs/architecture.md). */
-	unsigned limit = (unsigned)srv->cfg.max_connections + 64;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && limit > rl.rlim_cur - 16)
-		limit = (unsigned)rl.rlim_cur - 16;
-	info.fd_limit_per_thread = limit;
 	static lws_retry_bo_t retry;
 	if (srv->cfg.ping_interval_s > 0) {
 		retry.secs_since_valid_ping = (uint16_t)srv->cfg.ping_interval_s;
@@ -171,10 +170,11 @@ int server_listen(struct chatd_server *srv, char *err, size_t errsz)
 	}
 	srv->lws = lws_create_context(&info);
 	if (!srv->lws) {
-		snprintf(err, errsz, "cannot listen on %s:%d (in use, or not permitted?)",
-			 srv->cfg.bind ? srv->cfg.bind : "*", srv->cfg.port);
+		snprintf(err, errsz, "cannot create the libwebsockets context");
+		listener_close(srv);
 		return -1;
 	}
+	listener_start(srv);
 	return 0;
 }
 
@@ -193,7 +193,7 @@ int server_run(struct chatd_server *srv)
 	ev_timer_start(srv->loop, &lw.tick);
 	ev_prepare_start(srv->loop, &lw.idle);
 	signal(SIGPIPE, SIG_IGN);
-	log_notice("chatd %s listening on port %d, web root %s, %d plugin(s)", PACKAGE_VERSION, srv->cfg.port,
+	log_notice("chatd %s listening on port %d, web root %s, %d plugin(s)", PACKAGE_VERSION, srv->listen_port,
 		   srv->cfg.web_root, srv->nplugins);
 
 	ev_run(srv->loop, 0);
@@ -211,6 +211,7 @@ int server_run(struct chatd_server *srv)
 
 void server_teardown(struct chatd_server *srv)
 {
+	listener_close(srv);
 	if (srv->lws) {
 		lws_context_destroy(srv->lws);
 		srv->lws = NULL;
@@ -231,6 +232,7 @@ void server_teardown(struct chatd_server *srv)
 		free(v);
 	strmap_free(&srv->claimed);
 	hooks_free(&srv->hooks);
+	ws_pending_free(srv);
 	free(srv->write_batch);
 	srv->write_batch = NULL;
 	if (srv->loop) {

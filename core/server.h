@@ -77,6 +77,8 @@ struct server_stats {
 	uint64_t slow_closed;       /* clients closed with 1013 */
 	uint64_t errors_sent;
 	uint64_t handshakes_denied;
+	uint64_t refused_full;      /* connections answered 503: max_connections reached */
+	uint64_t refused_no_fds;    /* connections answered 503: the process was out of fds */
 };
 
 struct loaded_plugin;
@@ -111,6 +113,11 @@ struct chatd_server {
 	char plugin_error[512];     /* the last api->option_error text */
 	void *presence;             /* presence.c's timer and dirty rooms */
 	unsigned char *write_batch; /* ws.c's scratch for framing a batch of frames */
+	void *listener;             /* struct listener * (listener.c) */
+	int listen_port;            /* the bound port (cfg.port may be 0) */
+	size_t nsockets;            /* sockets lws holds for us (HTTP and WebSocket) */
+	struct chatd_client **pending; /* clients to write before the loop sleeps (ws.c), one ref each */
+	size_t npending, pending_cap;
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

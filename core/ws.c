@@ -2,6 +2,7 @@
 #include "chat.h"
 #include "client.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -15,10 +16,31 @@ _Static_assert(OUTBUF_PRE == LWS_PRE, "OUTBUF_PRE must equal LWS_PRE");
 #define WRITE_BATCH_BYTES (32 * 1024)
 #define WRITE_ROUNDS 4
 
+/* A client with frames to send: an established one is put on the pending
+ * list and written directly before the loop sleeps (ws_flush_pending), with
+ * every frame queued meanwhile in one write; only a socket that cannot take
+ * it all waits for LWS_CALLBACK_SERVER_WRITEABLE. That saves the two
+ * epoll_ctl calls and the wakeup lws needs per writable request. Closing
+ * and not-yet-upgraded clients always go through WRITEABLE. */
 static void ws_want_write(struct chatd_client *c)
 {
-	if (c->transport)
-		lws_callback_on_writable((struct lws *)c->transport);
+	struct chatd_server *srv = c->srv;
+	if (!c->transport)
+		return;
+	if (c->established && !c->closing && !srv->shutting_down) {
+		if (srv->npending == srv->pending_cap) {
+			size_t ncap = srv->pending_cap ? srv->pending_cap * 2 : 256;
+			struct chatd_client **n = realloc(srv->pending, ncap * sizeof *n);
+			if (!n)
+				goto via_lws;
+			srv->pending = n;
+			srv->pending_cap = ncap;
+		}
+		srv->pending[srv->npending++] = client_ref(c);
+		return;
+	}
+via_lws:
+	lws_callback_on_writable((struct lws *)c->transport);
 }
 
 const struct transport_ops ws_transport = { ws_want_write };
@@ -138,6 +160,19 @@ static int ws_write_batch(struct chatd_server *srv, struct lws *wsi, struct chat
 	return (int)n;
 }
 
+/* Write up to WRITE_ROUNDS batches of c's queue, stopping early when lws had
+ * to buffer. 0, or -1 when the socket failed. */
+static int ws_write_rounds(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c)
+{
+	for (int round = 0; round < WRITE_ROUNDS && c->q.count; round++) {
+		if (ws_write_batch(srv, wsi, c) < 0)
+			return -1;
+		if (lws_partial_buffered(wsi))
+			break;
+	}
+	return 0;
+}
+
 /* Drain c's queue in batches until it is empty, lws has to buffer, or
  * WRITE_ROUNDS batches went (then yield to other sockets). */
 static int ws_writeable(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c)
@@ -148,17 +183,46 @@ static int ws_writeable(struct chatd_server *srv, struct lws *wsi, struct chatd_
 				 strlen(c->close_reason));
 		return -1;
 	}
-	for (int round = 0; round < WRITE_ROUNDS && c->q.count; round++) {
-		if (ws_write_batch(srv, wsi, c) < 0)
-			return -1;
-		if (lws_partial_buffered(wsi))
-			break;
-	}
+	if (ws_write_rounds(srv, wsi, c))
+		return -1;
 	if (c->q.count || c->closing) {
 		c->writing = 1;
 		lws_callback_on_writable(wsi);
 	}
 	return 0;
+}
+
+void ws_flush_pending(struct chatd_server *srv)
+{
+	/* Nothing here appends to the list: writing queues no frame, and
+	 * client_close() of a failed client asks lws for WRITEABLE instead. */
+	for (size_t i = 0; i < srv->npending; i++) {
+		struct chatd_client *c = srv->pending[i];
+		struct lws *wsi = c->transport;
+		if (!wsi || !c->writing)
+			continue;
+		if (!c->closing && !lws_partial_buffered(wsi) && ws_write_rounds(srv, wsi, c)) {
+			/* the socket failed: let lws find out and close it */
+			client_close(c, 1006, "write failed");
+			continue;
+		}
+		if (c->q.count || c->closing)
+			lws_callback_on_writable(wsi);
+		else
+			c->writing = 0;
+	}
+	for (size_t i = 0; i < srv->npending; i++)
+		client_unref(srv->pending[i]);
+	srv->npending = 0;
+}
+
+void ws_pending_free(struct chatd_server *srv)
+{
+	for (size_t i = 0; i < srv->npending; i++)
+		client_unref(srv->pending[i]);
+	free(srv->pending);
+	srv->pending = NULL;
+	srv->npending = srv->pending_cap = 0;
 }
 
 /* One chunk of an incoming message: bound it, assemble it, hand it over. */
@@ -252,9 +316,13 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	case LWS_CALLBACK_CLOSED:
 		ws_closed(server_of(wsi), s);
 		return 0;
+	case LWS_CALLBACK_WSI_CREATE:
+		server_of(wsi)->nsockets++;
+		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
+		srv = server_of(wsi);
+		listener_socket_closed(srv);
 		if (s) {
-			srv = server_of(wsi);
 			ws_closed(srv, s);
 			free(s->http_body);
 			s->http_body = NULL;

@@ -16,6 +16,13 @@ struct session {
 /* The lws protocol callback for "chatd" (HTTP and WebSocket). */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 
+/* Before the loop sleeps: write what was queued to established clients
+ * during this iteration, one write per client; a client whose socket cannot
+ * take it all waits for WRITEABLE. Drops the list's client references. */
+void ws_flush_pending(struct chatd_server *srv);
+/* Drop the pending list and its references (teardown). */
+void ws_pending_free(struct chatd_server *srv);
+
 /* The transport operations for lws sockets. */
 extern const struct transport_ops ws_transport;
 

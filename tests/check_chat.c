@@ -5,15 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkutil.h"
 #include "testcore.h"
 
 static struct testcore *tc;
 
 static void setup(void) { tc = tc_new("[server]\nmax_message_bytes = 100\nmax_bad_frames = 5\n"); }
 static void teardown(void) { tc_free(tc); }
-
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
-static json_int_t num(json_t *o, const char *key) { return json_integer_value(json_object_get(o, key)); }
 
 /* Expect the next frame of c to be an error with code; consumes it. */
 static void expect_error(struct chatd_client *c, const char *code)
@@ -335,9 +333,5 @@ int main(void)
 	tcase_add_test(tc_core, slow_consumer_closed_at_hard_limit_room_flows);
 	tcase_add_test(tc_core, big_rooms_coalesce_presence);
 	suite_add_tcase(s, tc_core);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

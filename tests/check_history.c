@@ -11,23 +11,13 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "checkutil.h"
 #include "client.h"
 #include "http.h"
 #include "testcore.h"
 
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
-static json_int_t num(json_t *o, const char *key) { return json_integer_value(json_object_get(o, key)); }
-static int is_true(json_t *o, const char *key) { return json_is_true(json_object_get(o, key)); }
-
 /* A core with the history plugin and extra option lines (may be ""). */
-static struct testcore *hist_new(const char *options)
-{
-	char cfg[1024];
-	snprintf(cfg, sizeof cfg, "[plugin history]\n%s", options);
-	struct testcore *tc = tc_new(cfg);
-	ck_assert_ptr_nonnull(tc);
-	return tc;
-}
+static struct testcore *hist_new(const char *options) { return plugin_core("history", options); }
 
 /* A core whose data directory is dir (kept across tc_free). */
 static struct testcore *hist_new_in(const char *dir, const char *options)
@@ -64,16 +54,6 @@ static struct chatd_client *connect_since(struct testcore *tc, const char *room,
 	ck_assert_int_eq(chat_handshake(&tc->srv, c, NULL, "localhost", &reason), 0);
 	chat_open(&tc->srv, c);
 	return c;
-}
-
-/* Send a frame built from a jansson object (steals o). */
-static void send_json(struct testcore *tc, struct chatd_client *c, json_t *o)
-{
-	char *text = json_dumps(o, JSON_COMPACT);
-	ck_assert_ptr_nonnull(text);
-	tc_send(tc, c, text);
-	free(text);
-	json_decref(o);
 }
 
 static void say(struct testcore *tc, struct chatd_client *c, const char *text)
@@ -133,16 +113,8 @@ static void ids_of(json_t *arr, char *out, size_t n)
 	}
 }
 
-static int64_t metric(struct testcore *tc, const char *name)
-{
-	char key[128];
-	snprintf(key, sizeof key, "chatd_plugin_counter{plugin=\"history\",name=\"%s\"} ", name);
-	char *text = http_metrics_text(&tc->srv);
-	char *at = strstr(text, key);
-	int64_t v = at ? strtoll(at + strlen(key), NULL, 10) : -1;
-	free(text);
-	return v;
-}
+/* The value of the history counter `name` on /metrics (-1 when absent). */
+static int64_t metric(struct testcore *tc, const char *name) { return counter_value(tc, "history", name); }
 
 /* Expect c's next frame to be an error with code. */
 static void expect_error(struct testcore *tc, struct chatd_client *c, const char *code)
@@ -832,9 +804,5 @@ int main(void)
 	tcase_add_test(tc, store_failure_delivers_and_tells_sender);
 	tcase_add_test(tc, sender_gone_before_commit);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

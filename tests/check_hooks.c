@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkutil.h"
 #include "hooks.h"
 
 static struct hooks h;
@@ -123,9 +124,5 @@ int main(void)
 	tcase_add_test(tc, remove_owner_and_bad_events);
 	tcase_add_test(tc, event_numbers_are_frozen);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checkutil.h"
 #include "names.h"
 
 static const char *norm(const char *in, char *out)
@@ -102,9 +103,5 @@ int main(void)
 	tcase_add_test(tc, nick_folding);
 	tcase_add_test(tc, utf8_edges);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

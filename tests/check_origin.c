@@ -7,29 +7,15 @@
 #include <string.h>
 
 #include "chat.h"
+#include "checkutil.h"
 #include "client.h"
 #include "http.h"
 #include "testcore.h"
 
-static struct testcore *origin_core(const char *options)
-{
-	char cfg[1024];
-	snprintf(cfg, sizeof cfg, "[plugin origin]\n%s", options);
-	struct testcore *tc = tc_new(cfg);
-	ck_assert_ptr_nonnull(tc);
-	return tc;
-}
+static struct testcore *origin_core(const char *options) { return plugin_core("origin", options); }
 
 /* The value of the origin counter `name` on /metrics (-1 when absent). */
-static long long counter(struct testcore *tc, const char *name)
-{
-	char *text = http_metrics_text(&tc->srv), key[128];
-	snprintf(key, sizeof key, "chatd_plugin_counter{plugin=\"origin\",name=\"%s\"} ", name);
-	const char *at = strstr(text, key);
-	long long v = at ? strtoll(at + strlen(key), NULL, 10) : -1;
-	free(text);
-	return v;
-}
+static long long counter(struct testcore *tc, const char *name) { return counter_value(tc, "origin", name); }
 
 /* What tc_connect does, with an Origin and a Host header (either may be
  * NULL), up to the handshake's verdict; then the socket closes (an
@@ -253,9 +239,5 @@ int main(void)
 	tcase_add_test(tc, counters_are_on_metrics_from_the_start);
 	tcase_add_test(tc, option_errors_name_plugin_option_and_line);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

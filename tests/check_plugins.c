@@ -5,11 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkutil.h"
 #include "http.h"
 #include "testcore.h"
-
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
-static json_int_t num(json_t *o, const char *key) { return json_integer_value(json_object_get(o, key)); }
 
 /* tc_try_new must fail with an error containing want. */
 static void expect_load_error(const char *config, const char *want)
@@ -194,9 +192,5 @@ int main(void)
 	tcase_add_test(tc, connect_hook_denies_with_status);
 	tcase_add_test(tc, notify_events_and_counters_in_metrics);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

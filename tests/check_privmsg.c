@@ -5,40 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkutil.h"
 #include "http.h"
 #include "testcore.h"
 
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
-static json_int_t num(json_t *o, const char *key) { return json_integer_value(json_object_get(o, key)); }
-
-static struct testcore *privmsg_core(void)
-{
-	struct testcore *tc = tc_new("[plugin privmsg]\n");
-	ck_assert_ptr_nonnull(tc);
-	return tc;
-}
-
-static struct chatd_client *join(struct testcore *tc, const char *room, const char *name)
-{
-	struct chatd_client *c = tc_connect(tc, room, name, NULL);
-	ck_assert_ptr_nonnull(c);
-	return c;
-}
-
-static void drain_all(struct chatd_client **cs, int n)
-{
-	for (int i = 0; i < n; i++)
-		tc_drain(cs[i]);
-}
+static struct testcore *privmsg_core(void) { return plugin_core("privmsg", ""); }
 
 /* Send {"text": text} from c (text is JSON-escaped here). */
 static void say(struct testcore *tc, struct chatd_client *c, const char *text)
 {
-	json_t *o = json_pack("{s:s}", "text", text);
-	char *s = json_dumps(o, JSON_COMPACT);
-	tc_send(tc, c, s);
-	free(s);
-	json_decref(o);
+	send_json(tc, c, json_pack("{s:s}", "text", text));
 }
 
 /* The next frame of c must be a private message from -> to with text;
@@ -74,22 +50,13 @@ static void expect_error(struct testcore *tc, struct chatd_client *c, const char
 	json_decref(e);
 }
 
-static long long counter(struct testcore *tc, const char *name)
-{
-	char *text = http_metrics_text(&tc->srv);
-	char want[128];
-	snprintf(want, sizeof want, "chatd_plugin_counter{plugin=\"privmsg\",name=\"%s\"} ", name);
-	const char *at = strstr(text, want);
-	long long v = at ? atoll(at + strlen(want)) : -1;
-	free(text);
-	return v;
-}
+static long long counter(struct testcore *tc, const char *name) { return counter_value(tc, "privmsg", name); }
 
 START_TEST(delivers_to_receiver_and_echoes_to_sender)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob"),
-			    *c = join(tc, "general", "Carol");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob"),
+			    *c = join_ok(tc, "general", "Carol");
 	struct chatd_client *all[] = { a, b, c };
 	drain_all(all, 3);
 	say(tc, a, "/msg bob hello there");
@@ -114,8 +81,8 @@ END_TEST
 START_TEST(reaches_a_user_in_another_room)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "random", "Bob"),
-			    *c = join(tc, "random", "Carol");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "random", "Bob"),
+			    *c = join_ok(tc, "random", "Carol");
 	struct chatd_client *all[] = { a, b, c };
 	drain_all(all, 3);
 	/* the tutorial's frame shape, username repeated */
@@ -131,7 +98,7 @@ END_TEST
 START_TEST(ids_strictly_increase_across_senders)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "random", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "random", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	json_int_t last = 0;
@@ -151,10 +118,10 @@ END_TEST
 START_TEST(names_fold_case_and_look_alikes)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "bob");
 	/* taken names get variants: BOB2 and the Cyrillic-a "\xd0\x90lice2" */
-	struct chatd_client *b2 = join(tc, "general", "BOB"), *a2 = join(tc, "general", "\xd0\x90lice");
-	struct chatd_client *z = join(tc, "general", "Zed");
+	struct chatd_client *b2 = join_ok(tc, "general", "BOB"), *a2 = join_ok(tc, "general", "\xd0\x90lice");
+	struct chatd_client *z = join_ok(tc, "general", "Zed");
 	ck_assert_str_eq(b2->name, "BOB2");
 	ck_assert_str_eq(a2->name, "\xd0\x90lice2");
 	struct chatd_client *all[] = { a, b, b2, a2, z };
@@ -188,8 +155,8 @@ END_TEST
 START_TEST(quoted_names_with_spaces)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *ann = join(tc, "general", "Ann Lee"),
-			    *ann1 = join(tc, "general", "Ann");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *ann = join_ok(tc, "general", "Ann Lee"),
+			    *ann1 = join_ok(tc, "general", "Ann");
 	struct chatd_client *all[] = { a, ann, ann1 };
 	drain_all(all, 3);
 	say(tc, a, "/msg \"Ann Lee\" hi");
@@ -222,7 +189,7 @@ END_TEST
 START_TEST(unknown_user_is_refused)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	say(tc, a, "/msg nobody hello");
@@ -256,7 +223,7 @@ END_TEST
 START_TEST(missing_name_or_text_is_a_bad_request)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	const char *bad[] = { "/msg bob", "/msg bob   ", "/msg bob \t\n ", "/msg ", "/msg", "/msg    ", "/w bob", "/w" };
@@ -278,7 +245,7 @@ END_TEST
 START_TEST(message_to_yourself_arrives_once)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	say(tc, a, "/msg alice note to self");
@@ -292,7 +259,7 @@ END_TEST
 START_TEST(w_is_an_alias_and_other_commands_pass)
 {
 	struct testcore *tc = privmsg_core();
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	say(tc, a, "/w bob whisper");
@@ -320,8 +287,8 @@ START_TEST(private_message_ends_typing)
 {
 	struct testcore *tc = tc_new("[plugin typing]\n[plugin privmsg]\n");
 	ck_assert_ptr_nonnull(tc);
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob"),
-			    *c = join(tc, "general", "Carol");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob"),
+			    *c = join_ok(tc, "general", "Carol");
 	struct chatd_client *all[] = { a, b, c };
 	drain_all(all, 3);
 	tc_send(tc, a, "{\"type\":\"typing\"}");
@@ -368,9 +335,5 @@ int main(void)
 	tcase_add_test(err, missing_name_or_text_is_a_bad_request);
 	tcase_add_test(err, options_are_refused);
 	suite_add_tcase(s, err);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

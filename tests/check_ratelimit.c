@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "checkutil.h"
 #include "client.h"
 #include "http.h"
 #include "testcore.h"
@@ -14,9 +15,6 @@
 /* Plenty for everything a test does not look at. */
 #define ROOMY "messages_per_second = 1000\nmessage_burst = 1000\n" \
 	"address_messages_per_second = 1000\naddress_message_burst = 1000\n"
-
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
-static json_int_t num(json_t *o, const char *key) { return json_integer_value(json_object_get(o, key)); }
 
 /* Let ms of real time pass while running the loop. tc_run alone is not
  * enough: its first call after a pause returns at once (libev's cached
@@ -28,25 +26,10 @@ static void wait_ms(struct testcore *tc, int ms)
 		tc_run(tc, (int)left);
 }
 
-static struct testcore *rl_core(const char *options)
-{
-	char cfg[1024];
-	snprintf(cfg, sizeof cfg, "[plugin ratelimit]\n%s", options);
-	struct testcore *tc = tc_new(cfg);
-	ck_assert_ptr_nonnull(tc);
-	return tc;
-}
+static struct testcore *rl_core(const char *options) { return plugin_core("ratelimit", options); }
 
 /* The value of the ratelimit counter `name` on /metrics (-1 when absent). */
-static long long counter(struct testcore *tc, const char *name)
-{
-	char *text = http_metrics_text(&tc->srv), key[128];
-	snprintf(key, sizeof key, "chatd_plugin_counter{plugin=\"ratelimit\",name=\"%s\"} ", name);
-	const char *at = strstr(text, key);
-	long long v = at ? strtoll(at + strlen(key), NULL, 10) : -1;
-	free(text);
-	return v;
-}
+static long long counter(struct testcore *tc, const char *name) { return counter_value(tc, "ratelimit", name); }
 
 static struct chatd_client *join(struct testcore *tc, const char *name, const char *address)
 {
@@ -447,9 +430,5 @@ int main(void)
 	tcase_add_test(tc, defaults_allow_normal_chat);
 	tcase_add_test(tc, option_errors_name_plugin_option_and_line);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

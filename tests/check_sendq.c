@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "chatd/plugin.h"
+#include "checkutil.h"
 #include "sendq.h"
 
 static struct outbuf *buf_of(size_t len)
@@ -85,9 +86,5 @@ int main(void)
 	tcase_add_test(tc, grows_past_initial_ring);
 	tcase_add_test(tc, droppable_then_presence_then_overflow);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

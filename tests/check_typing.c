@@ -5,36 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkutil.h"
 #include "http.h"
 #include "testcore.h"
 
 #define TYPING "{\"type\":\"typing\"}"
 
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
-static json_int_t num(json_t *o, const char *key) { return json_integer_value(json_object_get(o, key)); }
-
-static struct testcore *typing_core(const char *options)
-{
-	char cfg[512];
-	snprintf(cfg, sizeof cfg, "[plugin typing]\n%s", options);
-	struct testcore *tc = tc_new(cfg);
-	ck_assert_ptr_nonnull(tc);
-	return tc;
-}
-
-/* Connect name to room and forget its welcome and join notices. */
-static struct chatd_client *join(struct testcore *tc, const char *room, const char *name)
-{
-	struct chatd_client *c = tc_connect(tc, room, name, NULL);
-	ck_assert_ptr_nonnull(c);
-	return c;
-}
-
-static void drain_all(struct chatd_client **cs, int n)
-{
-	for (int i = 0; i < n; i++)
-		tc_drain(cs[i]);
-}
+static struct testcore *typing_core(const char *options) { return plugin_core("typing", options); }
 
 /* The next frame of c must be a typing indicator for username in room
  * (stopped or not). */
@@ -68,16 +45,7 @@ static void expect_next(struct testcore *tc, struct chatd_client *c, const char 
 }
 
 /* The value of plugin counter `name` of the typing plugin, -1 when absent. */
-static long long counter(struct testcore *tc, const char *name)
-{
-	char *text = http_metrics_text(&tc->srv);
-	char want[128];
-	snprintf(want, sizeof want, "chatd_plugin_counter{plugin=\"typing\",name=\"%s\"} ", name);
-	const char *at = strstr(text, want);
-	long long v = at ? atoll(at + strlen(want)) : -1;
-	free(text);
-	return v;
-}
+static long long counter(struct testcore *tc, const char *name) { return counter_value(tc, "typing", name); }
 
 /* tc_try_new must fail with an error containing want. */
 static void expect_load_error(const char *config, const char *want)
@@ -92,8 +60,8 @@ static void expect_load_error(const char *config, const char *want)
 START_TEST(fans_out_to_the_others_in_the_room_only)
 {
 	struct testcore *tc = typing_core("");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob"),
-			    *c = join(tc, "general", "Carol"), *d = join(tc, "random", "Dave");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob"),
+			    *c = join_ok(tc, "general", "Carol"), *d = join_ok(tc, "random", "Dave");
 	struct chatd_client *all[] = { a, b, c, d };
 	drain_all(all, 4);
 	tc_send(tc, a, TYPING);
@@ -110,7 +78,7 @@ END_TEST
 START_TEST(typing_is_not_a_message)
 {
 	struct testcore *tc = typing_core("");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	/* extra fields are ignored: the indicator always goes to the current room */
@@ -128,7 +96,7 @@ END_TEST
 START_TEST(alone_in_a_room_is_fine)
 {
 	struct testcore *tc = typing_core("");
-	struct chatd_client *a = join(tc, "solo", "Alice");
+	struct chatd_client *a = join_ok(tc, "solo", "Alice");
 	tc_drain(a);
 	tc_send(tc, a, TYPING);
 	ck_assert_uint_eq(tc_pending(a), 0);
@@ -140,7 +108,7 @@ END_TEST
 START_TEST(throttle_absorbs_repeats_inside_the_window)
 {
 	struct testcore *tc = typing_core("throttle_ms = 100\n");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	tc_send(tc, a, TYPING);
@@ -164,7 +132,7 @@ END_TEST
 START_TEST(default_window_is_a_second)
 {
 	struct testcore *tc = typing_core("");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	tc_send(tc, a, TYPING);
@@ -182,8 +150,8 @@ END_TEST
 START_TEST(throttle_is_per_user)
 {
 	struct testcore *tc = typing_core("throttle_ms = 60000\n");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob"),
-			    *c = join(tc, "general", "Carol");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob"),
+			    *c = join_ok(tc, "general", "Carol");
 	struct chatd_client *all[] = { a, b, c };
 	drain_all(all, 3);
 	tc_send(tc, a, TYPING);
@@ -201,7 +169,7 @@ END_TEST
 START_TEST(message_ends_typing_and_resets_the_throttle)
 {
 	struct testcore *tc = typing_core("throttle_ms = 60000\n");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	tc_send(tc, a, TYPING);
@@ -221,7 +189,7 @@ END_TEST
 START_TEST(stop_notice_only_when_recently_typing)
 {
 	struct testcore *tc = typing_core("throttle_ms = 100\n");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	/* a message without typing first: no stop notice */
@@ -250,7 +218,7 @@ END_TEST
 START_TEST(absorbed_typing_counts_as_recent)
 {
 	struct testcore *tc = typing_core("throttle_ms = 60000\n");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	tc_send(tc, a, TYPING);
@@ -268,8 +236,8 @@ END_TEST
 START_TEST(leaving_ends_typing_and_resets_the_throttle)
 {
 	struct testcore *tc = typing_core("throttle_ms = 60000\n");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob"),
-			    *e = join(tc, "random", "Erin");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob"),
+			    *e = join_ok(tc, "random", "Erin");
 	struct chatd_client *all[] = { a, b, e };
 	drain_all(all, 3);
 	tc_send(tc, a, TYPING);
@@ -291,7 +259,7 @@ END_TEST
 START_TEST(disconnect_ends_typing_and_frees_state)
 {
 	struct testcore *tc = typing_core("");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	tc_send(tc, a, TYPING);
@@ -299,7 +267,7 @@ START_TEST(disconnect_ends_typing_and_frees_state)
 	tc_disconnect(tc, a);
 	expect_typing(tc, b, "general", "Alice", 1);
 	expect_next(tc, b, "system", "leave");
-	a = join(tc, "general", "Alice");
+	a = join_ok(tc, "general", "Alice");
 	tc_drain(b);
 	tc_send(tc, a, TYPING);
 	expect_typing(tc, b, "general", "Alice", 0);
@@ -312,7 +280,7 @@ END_TEST
 START_TEST(rename_ends_typing_under_the_old_name)
 {
 	struct testcore *tc = typing_core("throttle_ms = 60000\n");
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	tc_send(tc, a, TYPING);
@@ -331,7 +299,7 @@ START_TEST(typing_is_dropped_first_from_full_queues)
 	struct testcore *tc = tc_new("[server]\nsend_queue_soft_bytes = 1k\nsend_queue_bytes = 64k\n"
 				     "[plugin typing]\n");
 	ck_assert_ptr_nonnull(tc);
-	struct chatd_client *a = join(tc, "general", "Alice"), *b = join(tc, "general", "Bob");
+	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
 	char text[300];
@@ -390,9 +358,5 @@ int main(void)
 	TCase *opt = tcase_create("options");
 	tcase_add_test(opt, options_are_validated);
 	suite_add_tcase(s, opt);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return checkutil_run(s);
 }

@@ -10,8 +10,9 @@ AM_TESTS_ENVIRONMENT = \
 	PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE; \
 	CK_DEFAULT_TIMEOUT=30; export CK_DEFAULT_TIMEOUT;
 
+# libtestcore.a: the test core, and the helpers every suite shares (checkutil).
 noinst_LIBRARIES += tests/libtestcore.a
-tests_libtestcore_a_SOURCES = tests/testcore.c tests/testcore.h
+tests_libtestcore_a_SOURCES = tests/testcore.c tests/testcore.h tests/checkutil.c tests/checkutil.h
 tests_libtestcore_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
 
 CHECK_LDADD = tests/libtestcore.a $(CORE_LIBS) $(CHECK_LIBS)

@@ -59,13 +59,9 @@ static int hello_on_frame(int event_id, void *event, void *userdata)
 	return CHATD_CONSUMED;
 }
 
-CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
-{
-	for (int i = 0; i < count; i++)
-		if (supported[i] == CHATD_PLUGIN_ABI)
-			return CHATD_PLUGIN_ABI;
-	return -1;
-}
+/* Export chatd_plugin_version: accept the core when it speaks the ABI of the
+ * <chatd/plugin.h> this file was built with. */
+CHATD_PLUGIN_DEFINE_VERSION();
 
 CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api,
 				   const struct chatd_option *opts, int nopts, void **userdata)

@@ -304,6 +304,7 @@ struct chatd_api {
  *
  * chatd_plugin_version: `supported` lists the ABI versions the core speaks
  * (borrowed). Return the one the plugin uses, or -1 to refuse loading.
+ * CHATD_PLUGIN_DEFINE_VERSION() (below) defines it for CHATD_PLUGIN_ABI.
  *
  * chatd_plugin_init: called once after the version check, with the options of
  * its config section (borrowed, valid during the call only). Register hooks
@@ -323,6 +324,29 @@ typedef void (*chatd_plugin_cleanup_fn)(void *userdata);
 #else
 #define CHATD_EXPORT
 #endif
+
+/*
+ * CHATD_PLUGIN_DEFINE_VERSION(): defines and exports chatd_plugin_version for
+ * a plugin built against this header. It returns CHATD_PLUGIN_ABI when the
+ * core lists it in `supported`, and -1 (refuse to load) when it does not.
+ * Write it once, at file scope, with a semicolon:
+ *
+ *   CHATD_PLUGIN_DEFINE_VERSION();
+ *
+ * A plugin that speaks more than one ABI writes its own chatd_plugin_version
+ * instead. (The prototype keeps -Wmissing-prototypes quiet; the trailing
+ * struct declaration is there only to take the semicolon.)
+ */
+#define CHATD_PLUGIN_DEFINE_VERSION()                                           \
+	CHATD_EXPORT int chatd_plugin_version(int count, const int *supported); \
+	CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)  \
+	{                                                                       \
+		for (int i = 0; i < count; i++)                                 \
+			if (supported[i] == CHATD_PLUGIN_ABI)                   \
+				return CHATD_PLUGIN_ABI;                        \
+		return -1;                                                      \
+	}                                                                       \
+	struct chatd_plugin_version_defined_
 
 #ifdef __cplusplus
 }

@@ -38,13 +38,7 @@ static int me_on_message(int event_id, void *event, void *userdata)
 	return CHATD_OK;
 }
 
-CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
-{
-	for (int i = 0; i < count; i++)
-		if (supported[i] == CHATD_PLUGIN_ABI)
-			return CHATD_PLUGIN_ABI;
-	return -1;
-}
+CHATD_PLUGIN_DEFINE_VERSION();
 
 CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api,
 				   const struct chatd_option *opts, int nopts, void **userdata)

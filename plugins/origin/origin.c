@@ -334,13 +334,7 @@ static void origin_state_free(struct origin_state *st)
 }
 
 /* Entry point: the ABI version this plugin speaks, -1 if the core lacks it. */
-CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
-{
-	for (int i = 0; i < count; i++)
-		if (supported[i] == CHATD_PLUGIN_ABI)
-			return CHATD_PLUGIN_ABI;
-	return -1;
-}
+CHATD_PLUGIN_DEFINE_VERSION();
 
 /* Entry point: parse the allow list and options, register the CONNECT hook.
  * Returns 0, or -1 (after api->option_error for a bad option). */

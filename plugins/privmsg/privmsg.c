@@ -221,13 +221,7 @@ static int on_message(int event_id, void *event, void *userdata)
 }
 
 /* Plugin entry: the ABI this plugin was built for, -1 when the core lacks it. */
-CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
-{
-	for (int i = 0; i < count; i++)
-		if (supported[i] == CHATD_PLUGIN_ABI)
-			return CHATD_PLUGIN_ABI;
-	return -1;
-}
+CHATD_PLUGIN_DEFINE_VERSION();
 
 /* Plugin entry: refuse every option (there are none) and hook MESSAGE.
  * Non-zero (after api->option_error) refuses to start. */

@@ -573,13 +573,7 @@ static void announce_counters(struct ratelimit *rl)
 }
 
 /* Entry point: the ABI version this plugin speaks, -1 if the core lacks it. */
-CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
-{
-	for (int i = 0; i < count; i++)
-		if (supported[i] == CHATD_PLUGIN_ABI)
-			return CHATD_PLUGIN_ABI;
-	return -1;
-}
+CHATD_PLUGIN_DEFINE_VERSION();
 
 /* Entry point: validate options, set up the address table, register hooks.
  * Returns 0, or -1 (after api->option_error for a bad option). */

@@ -216,13 +216,7 @@ static int register_hooks(struct typing_plugin *tp)
 }
 
 /* Plugin entry: the ABI this plugin was built for, -1 when the core lacks it. */
-CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
-{
-	for (int i = 0; i < count; i++)
-		if (supported[i] == CHATD_PLUGIN_ABI)
-			return CHATD_PLUGIN_ABI;
-	return -1;
-}
+CHATD_PLUGIN_DEFINE_VERSION();
 
 /* Plugin entry: validate options (throttle_ms), claim "typing", register hooks.
  * Non-zero (after api->option_error) refuses to start. */

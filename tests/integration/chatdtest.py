@@ -16,6 +16,7 @@ TOP_BUILDDIR; each defaults to /work/main so a file also runs standalone:
 """
 
 import atexit
+import resource
 import json
 import os
 import shutil
@@ -166,7 +167,8 @@ class ChatdServer:
     """One chatd process on a free port with its own temp directory."""
 
     def __init__(self, config=None, web_root=None, plugin_dir=None, log_level="info", extra_args=(),
-                 name="chatd"):
+                 name="chatd", nofile=None):
+        self.nofile = nofile  # the child's RLIMIT_NOFILE (soft and hard), None to inherit
         self.config = {"server": {}}
         for section, body in (config or {}).items():
             self.config[section] = dict(body) if isinstance(body, dict) else body
@@ -201,8 +203,15 @@ class ChatdServer:
             with open(self.stderr_path, "ab") as err:
                 # PDEATHSIG fires when the forking *thread* ends: only from the main thread
                 main = threading.current_thread() is threading.main_thread()
+                nofile = self.nofile
+
+                def preexec():
+                    if main:
+                        _die_with_parent()
+                    if nofile:
+                        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
                 self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                             cwd=self.tmp, preexec_fn=_die_with_parent if main else None)
+                                             cwd=self.tmp, preexec_fn=preexec if (main or nofile) else None)
             _live.add(self)
             if self._wait_healthy(5.0):
                 return self

@@ -10,6 +10,7 @@ TESTS += \
 	tests/integration/test_slow_consumer.py \
 	tests/integration/test_signals.py \
 	tests/integration/test_cli.py \
+	tests/integration/test_fd_limit.py \
 	tests/integration/test_sdk.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
@@ -24,6 +25,7 @@ EXTRA_DIST += \
 	tests/integration/test_slow_consumer.py \
 	tests/integration/test_signals.py \
 	tests/integration/test_cli.py \
+	tests/integration/test_fd_limit.py \
 	tests/integration/test_sdk.py
 
 include tests/integration/hostile.mk
