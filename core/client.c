@@ -120,6 +120,7 @@ void client_close(struct chatd_client *c, int code, const char *reason)
 	if (c->gone || c->closing)
 		return;
 	c->closing = 1;
+	c->close_started_ms = now_ms();
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
 	if (c->srv->transport) {

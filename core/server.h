@@ -18,6 +18,9 @@ struct room;
 struct transport_ops {
 	/* Ask to be told when the client can be written (then drain the queue). */
 	void (*want_write)(struct chatd_client *c);
+	/* Drop the connection at once, no close frame (may run the close path
+	 * before returning). NULL: not supported. */
+	void (*drop)(struct chatd_client *c);
 };
 
 /* One connection. Refcounted so held messages can outlive the socket. */
@@ -42,6 +45,7 @@ struct chatd_client {
 	int closing;                /* a close was requested */
 	int close_code;
 	char close_reason[64];
+	int64_t close_started_ms;   /* when the close was requested */
 	int bad_frames;             /* consecutive refused frames */
 	/* receive assembly of one WebSocket message */
 	char *rx;
@@ -82,6 +86,7 @@ struct server_stats {
 };
 
 struct loaded_plugin;
+struct lingering;
 
 /* A frame type claimed by a plugin (api->claim_type). */
 struct claim {
@@ -118,6 +123,9 @@ struct chatd_server {
 	size_t nsockets;            /* sockets lws holds for us (HTTP and WebSocket) */
 	struct chatd_client **pending; /* clients to write before the loop sleeps (ws.c), one ref each */
 	size_t npending, pending_cap;
+	struct lingering *lingering; /* closed sockets still draining (linger.c) */
+	size_t nlingering;
+	int loop_busy;              /* the loop worked most of the last 100 ms: coalesce writes */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

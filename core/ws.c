@@ -2,12 +2,14 @@
 #include "chat.h"
 #include "client.h"
 #include "http.h"
+#include "linger.h"
 #include "listener.h"
 #include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 _Static_assert(OUTBUF_PRE == LWS_PRE, "OUTBUF_PRE must equal LWS_PRE");
 
@@ -43,7 +45,21 @@ via_lws:
 	lws_callback_on_writable((struct lws *)c->transport);
 }
 
-const struct transport_ops ws_transport = { ws_want_write };
+/* Drop the connection without a close frame: the tick's last resort for a
+ * closing client that never lets its socket drain. lws 4.1.6 will not close
+ * a connection while it holds unsent bytes for it (not even on a timeout or
+ * LWS_TO_KILL_SYNC), so the socket is shut down under it: lws then sees the
+ * hangup and closes the connection (CLOSED follows on a later iteration). */
+static void ws_drop(struct chatd_client *c)
+{
+	if (!c->transport)
+		return;
+	int fd = (int)lws_get_socket_fd((struct lws *)c->transport);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+const struct transport_ops ws_transport = { ws_want_write, ws_drop };
 
 static struct chatd_server *server_of(struct lws *wsi)
 {
@@ -194,8 +210,9 @@ static int ws_writeable(struct chatd_server *srv, struct lws *wsi, struct chatd_
 
 void ws_flush_pending(struct chatd_server *srv)
 {
-	/* Nothing here appends to the list: writing queues no frame, and
-	 * client_close() of a failed client asks lws for WRITEABLE instead. */
+	/* The list may grow while it is walked: a write that fails makes lws
+	 * close that client at once, and its leave notice queues frames for the
+	 * rest of the room. Those are appended and written in this same pass. */
 	for (size_t i = 0; i < srv->npending; i++) {
 		struct chatd_client *c = srv->pending[i];
 		struct lws *wsi = c->transport;
@@ -225,14 +242,24 @@ void ws_pending_free(struct chatd_server *srv)
 	srv->npending = srv->pending_cap = 0;
 }
 
+/* Refuse what c sent with a close code. Returning -1 from RECEIVE would
+ * have lws 4.1.6 (libev) shut the socket down without ever sending the close
+ * frame when more input follows, so the close goes the normal way: c is
+ * marked closing, the rest of its input is ignored, and the close frame goes
+ * out from WRITEABLE. Returns 0 for the RECEIVE callback. */
+static int ws_refuse(struct chatd_client *c, enum lws_close_status code, const char *reason)
+{
+	client_close(c, (int)code, reason);
+	return 0;
+}
+
 /* One chunk of an incoming message: bound it, assemble it, hand it over. */
 static int ws_receive(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c, const char *in, size_t len)
 {
 	if (c->closing)
 		return 0;
 	if (lws_frame_is_binary(wsi)) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)"binary frames are not accepted", 30);
-		return -1;
+		return ws_refuse(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not accepted");
 	}
 	size_t remaining = lws_remaining_packet_payload(wsi);
 	if (lws_is_first_fragment(wsi) && c->rx_frame_done) {
@@ -243,12 +270,10 @@ static int ws_receive(struct chatd_server *srv, struct lws *wsi, struct chatd_cl
 		c->rx_frames++;
 	}
 	if (c->rx_frames > srv->cfg.max_fragments) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"too many fragments", 18);
-		return -1;
+		return ws_refuse(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many fragments");
 	}
 	if (c->rx_len + len + remaining > srv->cfg.max_frame_bytes) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too large", 17);
-		return -1;
+		return ws_refuse(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
 	}
 	if (!c->rx || c->rx_len + len > c->rx_cap) {
 		size_t ncap = c->rx_len + len + remaining;
@@ -314,6 +339,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			return 0;
 		return ws_writeable(server_of(wsi), wsi, s->client);
 	case LWS_CALLBACK_CLOSED:
+		linger_socket(server_of(wsi), (int)lws_get_socket_fd(wsi));
 		ws_closed(server_of(wsi), s);
 		return 0;
 	case LWS_CALLBACK_WSI_CREATE:

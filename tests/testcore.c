@@ -12,7 +12,7 @@
 
 static void fake_want_write(struct chatd_client *c) { (void)c; }
 
-static const struct transport_ops fake_transport = { fake_want_write };
+static const struct transport_ops fake_transport = { fake_want_write, NULL };
 
 struct testcore *tc_try_new(const char *config_text, char *err, size_t errsz)
 {

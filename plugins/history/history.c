@@ -10,12 +10,19 @@
  *   max_replay_bytes = 524288  about how many bytes one replay or answer may queue
  *   busy_timeout = 100         ms to wait for a database locked by another process
  *   search_budget = 20         ms one search may take (then it answers what it found)
+ *   check_max_mb = 64          PRAGMA quick_check at start up to this size (0 = never)
  *
  * Durability: the STORE hook holds each message (api->hold_keep) and queues
  * it; LOOP_IDLE writes the whole queue in one transaction and only then
  * releases the messages, so a message is fanned out and echoed to its sender
  * (its acknowledgement) only once it is committed. A failed commit releases
  * them with ok = 0: they are delivered and their senders get "not_stored".
+ *
+ * Faults at run time (full disk, a file system gone read-only, a damaged
+ * file): writes fail as above, reads answer "internal"; chat goes on, each
+ * burst of failures is logged once, and storing resumes by itself when the
+ * fault clears. At start a database that cannot be written or fails
+ * quick_check refuses to start (exit 4, naming the file).
  *
  * No gap and no duplicate at a reconnect's seam: rows reach the database
  * only inside LOOP_IDLE, which commits before it returns, so any query run
@@ -32,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HISTORY_LIMIT_DEFAULT 50
 #define HISTORY_LIMIT_MAX 200
@@ -46,6 +54,7 @@ struct history_options {
 	int64_t max_replay_bytes;
 	int64_t busy_timeout_ms;
 	int64_t search_budget_ms;
+	int64_t check_max_mb;
 };
 
 /* A held message waiting for the next commit. */
@@ -67,6 +76,7 @@ struct history {
 	size_t nq, capq;
 	int64_t failed_batches; /* in the current failure burst; 0 when healthy */
 	int64_t failed_messages;
+	int64_t failed_reads;   /* likewise for replays, pages, searches, last ids */
 };
 
 /* ---- options ---- */
@@ -129,6 +139,8 @@ static int parse_option(struct history *h, const struct chatd_option *opt)
 		return option_int(h, opt, 0, 60000, &o->busy_timeout_ms);
 	if (!strcmp(opt->key, "search_budget"))
 		return option_int(h, opt, 1, 10000, &o->search_budget_ms);
+	if (!strcmp(opt->key, "check_max_mb"))
+		return option_int(h, opt, 0, 1 << 20, &o->check_max_mb);
 	h->api->option_error(h->self, opt, "unknown option");
 	return -1;
 }
@@ -144,6 +156,7 @@ static int parse_options(struct history *h, const struct chatd_option *opts, int
 	o->max_replay_bytes = 512 * 1024;
 	o->busy_timeout_ms = 100;
 	o->search_budget_ms = 20;
+	o->check_max_mb = 64;
 	for (int i = 0; i < nopts; i++) {
 		if (parse_option(h, &opts[i]))
 			return -1;
@@ -181,15 +194,40 @@ static int open_database(struct history *h)
 		return -1;
 	}
 	struct hstore_config cfg = { .path = path, .sync_full = h->opt.sync_full,
-				     .busy_timeout_ms = (int)h->opt.busy_timeout_ms };
+				     .busy_timeout_ms = (int)h->opt.busy_timeout_ms,
+				     .check_max_bytes = h->opt.check_max_mb * 1024 * 1024 };
 	h->db = hstore_open(&cfg, why, sizeof why);
 	if (!h->db) {
 		h->api->option_error(h->self, h->opt.file_opt, "history database %s: %s", path, why);
 		return -1;
 	}
-	h->api->log(h->self, CHATD_LOG_INFO, "history in %s (synchronous=%s)", path,
-		    h->opt.sync_full ? "full" : "normal");
+	int64_t bytes;
+	enum hstore_check check = hstore_checked(h->db, &bytes);
+	if (check == HSTORE_CHECK_TOO_BIG)
+		h->api->log(h->self, CHATD_LOG_NOTICE, "history database %s: %lld MB, larger than check_max_mb: "
+			    "not checked at start", path, (long long)(bytes >> 20));
+	h->api->log(h->self, CHATD_LOG_INFO, "history in %s (synchronous=%s, %lld kB%s)", path,
+		    h->opt.sync_full ? "full" : "normal", (long long)(bytes >> 10),
+		    check == HSTORE_CHECK_OK ? ", quick_check ok" : "");
 	return 0;
+}
+
+/* A read failed: log it with what and room, once per burst of failures (a
+ * damaged database fails every read; clients must not fill the log). */
+static void note_read_failure(struct history *h, const char *what, const char *room)
+{
+	if (!h->failed_reads++)
+		h->api->log(h->self, CHATD_LOG_ERR, "room %s: cannot %s (%s); history is unavailable", room, what,
+			    hstore_error(h->db));
+	h->api->counter_add(h->self, "read_failed", 1);
+}
+
+static void note_read_success(struct history *h)
+{
+	if (h->failed_reads)
+		h->api->log(h->self, CHATD_LOG_NOTICE, "reading history again after %lld failed reads",
+			    (long long)h->failed_reads);
+	h->failed_reads = 0;
 }
 
 /* ---- the write batch ---- */
@@ -407,10 +445,17 @@ static int on_room_create(int event_id, void *event, void *userdata)
 	int64_t max_id;
 	(void)event_id;
 	if (hstore_max_id(h->db, room, &max_id)) {
-		h->api->log(h->self, CHATD_LOG_ERR, "room %s: cannot read its last id (%s); ids may repeat", room,
-			    hstore_error(h->db));
+		/* Stored ids are counters, far below the clock in ms: going on from
+		 * the clock gives no stored id again (the ids stay that large). */
+		note_read_failure(h, "read its last id, ids go on from the clock", room);
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		if (now_ms > ev->last_id)
+			ev->last_id = now_ms;
 		return CHATD_OK;
 	}
+	note_read_success(h);
 	if (max_id > ev->last_id)
 		ev->last_id = max_id;
 	return CHATD_OK;
@@ -435,10 +480,11 @@ static int on_join(int event_id, void *event, void *userdata)
 		return CHATD_OK;
 	if (hstore_newest(h->db, room, since ? ev->since : 0, INT64_MAX, (int)limit, (size_t)h->opt.max_replay_bytes,
 			  &rs)) {
-		h->api->log(h->self, CHATD_LOG_ERR, "room %s: cannot replay history (%s)", room, hstore_error(h->db));
+		note_read_failure(h, "replay history", room);
 		h->api->send_error(ev->client, "internal", "history is unavailable", 0);
 		goto done;
 	}
+	note_read_success(h);
 	h->api->counter_add(h->self, "replayed", send_rows(h, ev->client, room, &rs, since && rs.more));
 done:
 	hrows_free(&rs);
@@ -462,10 +508,11 @@ static int on_history_frame(int event_id, void *event, void *userdata)
 	h->api->counter_add(h->self, "history_requests", 1);
 	const char *room = h->api->room_name(ev->room);
 	if (hstore_newest(h->db, room, 0, before, (int)limit, (size_t)h->opt.max_replay_bytes, &rs)) {
-		h->api->log(h->self, CHATD_LOG_ERR, "room %s: cannot read history (%s)", room, hstore_error(h->db));
+		note_read_failure(h, "read history", room);
 		hrows_free(&rs);
 		return deny(ev, "internal", "history is unavailable");
 	}
+	note_read_success(h);
 	chatd_frame *f = h->api->frame_new("history");
 	if (f) {
 		h->api->frame_set_str(f, "room", room);
@@ -506,9 +553,10 @@ static int on_search_frame(int event_id, void *event, void *userdata)
 			h->api->send_error(ev->client, "bad_request", msg, 0);
 			return CHATD_CONSUMED;
 		}
-		h->api->log(h->self, CHATD_LOG_ERR, "room %s: search failed (%s)", room, hstore_error(h->db));
+		note_read_failure(h, "search", room);
 		return deny(ev, "internal", "history is unavailable");
 	}
+	note_read_success(h);
 	chatd_frame *f = h->api->frame_new("search");
 	if (f) {
 		h->api->frame_set_str(f, "room", room);
@@ -530,7 +578,7 @@ static int register_hooks(struct history *h)
 {
 	const struct chatd_api *api = h->api;
 	static const char *const counters[] = { "stored", "store_failed", "replayed", "history_requests",
-						"batches", "searches" };
+						"batches", "searches", "read_failed" };
 	if (api->hook_register(h->self, CHATD_EV_STORE, on_store, h, CHATD_PRIO_DEFAULT) ||
 	    api->hook_register(h->self, CHATD_EV_LOOP_IDLE, on_loop_idle, h, CHATD_PRIO_DEFAULT) ||
 	    api->hook_register(h->self, CHATD_EV_ROOM_CREATE, on_room_create, h, CHATD_PRIO_DEFAULT) ||
@@ -560,13 +608,7 @@ static void history_free(struct history *h)
 	free(h);
 }
 
-CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)
-{
-	for (int i = 0; i < count; i++)
-		if (supported[i] == CHATD_PLUGIN_ABI)
-			return CHATD_PLUGIN_ABI;
-	return -1;
-}
+CHATD_PLUGIN_DEFINE_VERSION();
 
 /* Parse the options, open (create, migrate) the database and register the
  * hooks. Non-zero, with a message naming the option or the file, on failure. */

@@ -5,11 +5,14 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The prepared statements, prepared once at open. */
 enum statement {
@@ -74,12 +77,45 @@ struct hstore {
 	sqlite3_stmt *st[ST_COUNT_];
 	char err[256];
 	struct timespec deadline; /* of the running search */
+	enum hstore_check check;  /* what the check at open did */
+	int64_t bytes_at_open;    /* the database's size then */
 };
 
-static void set_error(struct hstore *s, const char *what)
+/* The errno behind the I/O error SQLite just reported, 0 when unknown:
+ * SQLite records it for some failures only; the WAL and the database file
+ * keep the errno of their last failed call. */
+static int io_errno(sqlite3 *db)
 {
-	snprintf(s->err, sizeof s->err, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+	int e = sqlite3_system_errno(db);
+	sqlite3_file *wal = NULL;
+	if (!e && sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal &&
+	    wal->pMethods)
+		wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &e);
+	if (!e)
+		sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &e);
+	return e;
 }
+
+/* Record "what: message" as the reason of a failure; msg is SQLite's message
+ * (NULL: the connection's). An I/O or open error also gets the system's
+ * reason, which SQLite's message leaves out ("disk I/O error"). */
+static void describe(struct hstore *s, const char *what, const char *msg)
+{
+	if (!s->db) {
+		snprintf(s->err, sizeof s->err, "%s: out of memory", what);
+		return;
+	}
+	int code = sqlite3_errcode(s->db) & 0xff;
+	int sys = code == SQLITE_IOERR || code == SQLITE_CANTOPEN ? io_errno(s->db) : 0;
+	if (!msg)
+		msg = sqlite3_errmsg(s->db);
+	if (sys > 0)
+		snprintf(s->err, sizeof s->err, "%s: %s (%s)", what, msg, strerror(sys));
+	else
+		snprintf(s->err, sizeof s->err, "%s: %s", what, msg);
+}
+
+static void set_error(struct hstore *s, const char *what) { describe(s, what, NULL); }
 
 const char *hstore_error(const struct hstore *s) { return s->err; }
 
@@ -117,7 +153,7 @@ static int exec_sql(struct hstore *s, const char *sql, const char *what)
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	snprintf(s->err, sizeof s->err, "%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+	describe(s, what, msg);
 	sqlite3_free(msg);
 	return -1;
 }
@@ -175,7 +211,13 @@ static int migrate(struct hstore *s)
 		if (exec_sql(s, migrations[v], what) || write_version(s, v))
 			goto fail;
 	}
-	if (exec_sql(s, "COMMIT", "committing the schema"))
+	/* Always commit a write, even when nothing migrated, so that a database
+	 * that reads but does not write (a full disk; a file system the kernel
+	 * made read-only after an error lets reads through) is refused now.
+	 * user_version mirrors the schema version; setting it rewrites page 1
+	 * even when unchanged (an UPDATE to the same value writes nothing). */
+	snprintf(what, sizeof what, "PRAGMA user_version = %d", HSTORE_SCHEMA_VERSION);
+	if (exec_sql(s, what, "writing to the database") || exec_sql(s, "COMMIT", "committing the schema"))
 		goto fail;
 	return 0;
 fail:
@@ -195,6 +237,104 @@ static int prepare_all(struct hstore *s)
 	return 0;
 }
 
+/*
+ * Why path cannot be opened for writing, in the system's words (SQLite does
+ * not say, or names the errno of its last fallback): open it ourselves, or,
+ * when it does not exist, ask whether its directory takes a new file. NULL
+ * when that works. Only called when SQLite holds no lock on the file
+ * (closing an fd would drop the process's POSIX locks on it).
+ */
+static const char *write_refusal(const char *path)
+{
+	char dir[4096];
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	if (errno != ENOENT)
+		return strerror(errno);
+	const char *slash = strrchr(path, '/');
+	int n = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof dir, ".");
+	if (n < 0 || (size_t)n >= sizeof dir)
+		return NULL;
+	if (!dir[0])
+		dir[0] = '/', dir[1] = '\0';
+	return access(dir, W_OK) ? strerror(errno) : NULL;
+}
+
+/* SQLite falls back to read-only when the file cannot be opened for
+ * writing; chatd needs to write. Returns 0, or -1 with the reason. Called
+ * right after the open, before SQLite takes any lock. */
+static int refuse_read_only(struct hstore *s, const char *path)
+{
+	if (sqlite3_db_readonly(s->db, "main") != 1)
+		return 0;
+	const char *why = write_refusal(path);
+	snprintf(s->err, sizeof s->err, "read-only: cannot open it for writing%s%s", why ? ": " : "", why ? why : "");
+	return -1;
+}
+
+/* One integer from a PRAGMA into *out. Returns 0 or -1. */
+static int pragma_int(struct hstore *s, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		set_error(s, sql);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * PRAGMA quick_check (every page and b-tree, not the index contents) when the
+ * database is not larger than max_bytes: it takes time proportional to the
+ * size (3 to 5 ms per MB on the 2-core reference machine) and cannot be cut
+ * short (SQLite 3.40 calls no progress handler inside it). Returns 0
+ * (s->check says whether it ran), or -1 when the database is damaged.
+ */
+static int check_structure(struct hstore *s, int64_t max_bytes)
+{
+	int64_t pages = 0, page_size = 0;
+	sqlite3_stmt *st = NULL;
+	s->check = HSTORE_CHECK_OFF;
+	if (pragma_int(s, "PRAGMA page_count", &pages) || pragma_int(s, "PRAGMA page_size", &page_size))
+		return -1;
+	s->bytes_at_open = pages * page_size;
+	if (max_bytes <= 0)
+		return 0;
+	if (s->bytes_at_open > max_bytes) {
+		s->check = HSTORE_CHECK_TOO_BIG;
+		return 0;
+	}
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		set_error(s, "quick_check");
+		goto fail;
+	}
+	const char *verdict = (const char *)sqlite3_column_text(st, 0);
+	if (!verdict || strcmp(verdict, "ok")) {
+		/* "*** in database main ***\nPage 236: ...": one line, the page */
+		const char *nl = verdict ? strrchr(verdict, '\n') : NULL;
+		snprintf(s->err, sizeof s->err, "damaged (PRAGMA quick_check: %.180s)",
+			 nl ? nl + 1 : verdict ? verdict : "?");
+		for (char *c = s->err; *c; c++)
+			if (*c == '\n' || *c == '\r')
+				*c = ' ';
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	s->check = HSTORE_CHECK_OK;
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	return -1;
+}
+
 struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t errsz)
 {
 	struct hstore *s = calloc(1, sizeof *s);
@@ -204,20 +344,31 @@ struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t er
 	}
 	if (sqlite3_open_v2(cfg->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		set_error(s, "cannot open");
+		const char *why = write_refusal(cfg->path);
+		if (why && s->db)
+			snprintf(s->err, sizeof s->err, "cannot open: %s (%s)", sqlite3_errmsg(s->db), why);
+		else
+			set_error(s, "cannot open");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
-	if (use_wal(s) ||
+	if (refuse_read_only(s, cfg->path) || use_wal(s) ||
 	    exec_sql(s, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", "synchronous") ||
-	    migrate(s) || prepare_all(s))
+	    check_structure(s, cfg->check_max_bytes) || migrate(s) || prepare_all(s))
 		goto fail;
 	return s;
 fail:
 	snprintf(err, errsz, "%s", s->err);
 	hstore_close(s);
 	return NULL;
+}
+
+enum hstore_check hstore_checked(const struct hstore *s, int64_t *bytes)
+{
+	if (bytes)
+		*bytes = s->bytes_at_open;
+	return s->check;
 }
 
 void hstore_close(struct hstore *s)

@@ -19,6 +19,14 @@ struct hstore_config {
 	const char *path;     /* borrowed: the database file */
 	int sync_full;        /* 1: PRAGMA synchronous=FULL, 0: NORMAL */
 	int busy_timeout_ms;  /* how long a locked database is retried */
+	int64_t check_max_bytes; /* PRAGMA quick_check at open up to this size (0 = never) */
+};
+
+/* What the check at open did (hstore_checked). */
+enum hstore_check {
+	HSTORE_CHECK_OFF,     /* check_max_bytes was 0 */
+	HSTORE_CHECK_OK,      /* quick_check found nothing wrong */
+	HSTORE_CHECK_TOO_BIG, /* the database was larger than check_max_bytes: not checked */
 };
 
 /* One message to store (every pointer borrowed for the call). */
@@ -54,16 +62,26 @@ struct hrows {
 #define HSTORE_SCHEMA_VERSION 1
 
 /*
- * Open (creating when absent) the database, switch it to WAL, apply cfg and
- * migrate its schema to HSTORE_SCHEMA_VERSION. Returns the store (new), or
- * NULL with a reason in err (no file name in it: the caller adds that).
+ * Open (creating when absent) the database, switch it to WAL, apply cfg,
+ * check its structure (PRAGMA quick_check, when not larger than
+ * cfg->check_max_bytes) and migrate its schema to HSTORE_SCHEMA_VERSION,
+ * committing one write so that a database that can be read but not written
+ * (read-only file system, full disk) is refused here rather than at the
+ * first message. Returns the store (new), or NULL with a reason in err (no
+ * file name in it: the caller adds that): read-only, damaged, not a
+ * database, newer schema, I/O error with the system's reason.
  */
 struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t errsz);
+
+/* What the check at open did, and the database's size then in *bytes. */
+enum hstore_check hstore_checked(const struct hstore *s, int64_t *bytes);
 
 /* Finalize every statement and close the database. s may be NULL. */
 void hstore_close(struct hstore *s);
 
-/* The reason of the last failure of s (valid until the next failure). */
+/* The reason of the last failure of s (valid until the next failure): the
+ * step that failed, SQLite's message and, for an I/O error, the system's
+ * (e.g. "commit: disk I/O error (Read-only file system)"). */
 const char *hstore_error(const struct hstore *s);
 
 /* How long a locked database is retried from now on (0 = fail at once). */

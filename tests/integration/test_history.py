@@ -2,27 +2,20 @@
 """Integration: the history plugin (plugins/history) in a running chatd.
 
 Restarts keep history and ids; a ?since= reconnect gets exactly what it missed
-(no gap, no duplicate at the seam, even while messages keep coming); and every
-message acknowledged to its sender (its echo) survives chatd being SIGKILLed at
-random moments, with a database that passes PRAGMA integrity_check.
-See docs/plugins/history.md.
+(no gap, no duplicate at the seam, even while messages keep coming). That every
+acknowledged message survives chatd being SIGKILLed (30 times), and what
+happens when the disk fills up, turns read-only or is damaged, is tested in
+test_durability.py. See docs/plugins/history.md.
 """
 
-import json
 import os
-import random
 import shutil
-import signal
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
-import unittest
 
 from chatdtest import ChatdServer, ChatdTestCase, main
-
-import wsclient
 
 
 def data_dir_server(data_dir, options=None, log_level="notice"):
@@ -200,111 +193,6 @@ class HistoryTest(ChatdTestCase):
             stop.set()
             t.join(10)
         self.assertGreater(len(sent), 10)
-
-
-class KillDurabilityTest(unittest.TestCase):
-    """Acknowledged means stored: SIGKILL chatd at random moments while clients
-    send as fast as they can; afterwards every echoed message is in history."""
-
-    ROUNDS = 5
-    CLIENTS = (("k-one", "KillA"), ("k-one", "KillB"), ("k-two", "KillC"))
-    WINDOW = 32  # messages a client keeps in flight
-
-    def client_loop(self, port, room, name, round_, acked, stats):
-        try:
-            ws = wsclient.connect(port, room, name, timeout=3.0)
-        except (wsclient.WSError, OSError):
-            return
-        sent = 0
-        try:
-            while True:
-                while sent - len(acked[name][round_]) < self.WINDOW:
-                    cid = "%s-%d-%d" % (name, round_, sent)
-                    ws.send_json({"type": "message", "text": "%s r%d n%d" % (name, round_, sent), "client_id": cid})
-                    sent += 1
-                op, payload = ws.recv_frame(timeout=3.0)
-                if op == wsclient.OP_CLOSE:
-                    return
-                if op != wsclient.OP_TEXT:
-                    continue
-                if '"client_id"' in payload:
-                    m = json.loads(payload)
-                    acked[name][round_].append((room, m["id"], m["text"], m["client_id"]))
-                elif '"not_stored"' in payload:
-                    stats["not_stored"] += 1
-                del ws.seen[:]
-        except (wsclient.WSError, OSError, ValueError):
-            return  # the server died under us
-        finally:
-            ws.close_socket()
-
-    def run_rounds(self, options, rounds, seed):
-        rng = random.Random(seed)
-        data = tempfile.mkdtemp(prefix="chatd-kill-")
-        self.addCleanup(shutil.rmtree, data, True)
-        db_path = os.path.join(data, "history.db")
-        acked = {name: [[] for _ in range(rounds)] for _, name in self.CLIENTS}
-        stats = {"not_stored": 0}
-        rates = []
-        for r in range(rounds):
-            srv = data_dir_server(data, options)
-            self.addCleanup(srv.kill)
-            srv.start()
-            threads = [threading.Thread(target=self.client_loop, args=(srv.port, room, name, r, acked, stats),
-                                        daemon=True) for room, name in self.CLIENTS]
-            t0 = time.monotonic()
-            for t in threads:
-                t.start()
-            time.sleep(rng.uniform(0.3, 1.5))
-            srv.send_signal(signal.SIGKILL)
-            srv.wait(5)
-            elapsed = time.monotonic() - t0
-            for t in threads:
-                t.join(10)
-                self.assertFalse(t.is_alive(), "a client did not notice the kill")
-            n = sum(len(acked[name][r]) for _, name in self.CLIENTS)
-            rates.append(n / elapsed)
-            self.assertEqual(integrity(db_path), [("ok",)], "after kill %d" % (r + 1))
-            srv.cleanup()
-        # One more start: read every room back through history frames.
-        srv = data_dir_server(data, options)
-        self.addCleanup(srv.kill)
-        srv.start()
-        stored = {}
-        for room in sorted({room for room, _ in self.CLIENTS}):
-            ws = srv.connect(room, "Auditor")
-            stored[room] = {m["id"]: m for m in read_history(ws, room)}
-            ws.close()
-        srv.stop()
-        self.assertEqual(integrity(db_path), [("ok",)])
-        total = 0
-        for _, name in self.CLIENTS:
-            ids_seen = set()
-            for r in range(rounds):
-                for room, mid, text, cid in acked[name][r]:
-                    total += 1
-                    self.assertNotIn((room, mid), ids_seen)
-                    ids_seen.add((room, mid))
-                    m = stored[room].get(mid)
-                    self.assertIsNotNone(m, "acknowledged %s (id %d in %s) is not in history" % (cid, mid, room))
-                    self.assertEqual((m["text"], m["username"]), (text, name))
-        acked_pairs = [(room, mid) for _, name in self.CLIENTS for r in range(rounds)
-                       for room, mid, _, _ in acked[name][r]]
-        self.assertEqual(len(acked_pairs), len(set(acked_pairs)), "an id was acknowledged twice")
-        self.assertEqual(stats["not_stored"], 0)
-        self.assertGreater(total, 100, "too few messages to mean anything")
-        print("\n  history kill -9 %s: %d rounds, %d acknowledged messages all stored, %d stored in all, "
-              "%s ack/s per round (seed %d)" % (options or "defaults", rounds, total,
-                                               sum(len(v) for v in stored.values()),
-                                               [int(x) for x in rates], seed), file=sys.stderr)
-
-    def test_kill9_loses_no_acknowledged_message(self):
-        seed = int(os.environ.get("HISTORY_KILL_SEED") or random.randrange(1 << 30))
-        self.run_rounds({}, self.ROUNDS, seed)
-
-    def test_kill9_with_synchronous_full(self):
-        seed = int(os.environ.get("HISTORY_KILL_SEED") or random.randrange(1 << 30))
-        self.run_rounds({"synchronous": "full"}, 3, seed)
 
 
 if __name__ == "__main__":
