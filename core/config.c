@@ -41,7 +41,6 @@ static const struct server_key server_keys[] = {
 	SK("max_connections", OPT_INT, max_connections, 1, 1000000),
 	SK("big_room_members", OPT_INT, big_room_members, 2, 10000000),
 	SK("presence_interval_ms", OPT_INT, presence_interval_ms, 10, 60000),
-	SK("write_coalesce_ms", OPT_INT, write_coalesce_ms, 0, 1000),
 };
 
 int config_set_str(char **field, const char *value)
@@ -72,7 +71,6 @@ int config_defaults(struct chatd_config *cfg)
 	cfg->max_connections = 19000;
 	cfg->big_room_members = 200;
 	cfg->presence_interval_ms = 1000;
-	cfg->write_coalesce_ms = 20;
 	if (config_set_str(&cfg->web_root, "web") || config_set_str(&cfg->data_dir, "data") ||
 	    config_set_str(&cfg->plugin_dir, "plugins"))
 		return -1;

@@ -35,7 +35,6 @@ struct chatd_config {
 	int max_connections;       /* process-wide socket cap (fd limit based) */
 	int big_room_members;      /* at or above: presence is coalesced */
 	int presence_interval_ms;  /* summary period in big rooms */
-	int write_coalesce_ms;     /* under load, write each client at most this often (0: every iteration) */
 	struct plugin_conf *plugins; /* owned array, in file order */
 	int nplugins;
 };

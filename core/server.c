@@ -35,66 +35,13 @@ int64_t now_ms(void)
 struct loop_watchers {
 	ev_signal sigterm, sigint;
 	ev_timer tick, drain;
-	ev_timer flush;         /* wakes the loop when coalesced writes are due */
 	ev_prepare idle;
-	ev_check awake;         /* the loop returned from epoll_wait */
 	double drain_deadline;
-	double awake_at;        /* when epoll_wait last returned */
-	double window_start;    /* the current 100 ms busy-measuring window */
-	double busy_s;          /* time spent working (not in epoll_wait) in it */
-	double last_flush;
 	struct chatd_server *srv;
 };
 
-/* Write coalescing: while the loop is busy (working more than 75% of a
- * 100 ms window; it calms down below 40%) clients are written at most every
- * write_coalesce_ms, so each write carries every frame queued meanwhile
- * instead of one. Idle or lightly loaded, every iteration writes at once. */
-#define BUSY_WINDOW_S 0.1
+/* A closing client's grace to take its last frames and the close frame. */
 #define CLOSE_GRACE_MS 3000
-#define BUSY_ENTER 0.75
-#define BUSY_LEAVE 0.40
-
-static void on_awake(struct ev_loop *loop, ev_check *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	struct loop_watchers *lw = w->data;
-	lw->awake_at = ev_time();
-}
-
-static void on_flush_due(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents; /* only wakes the loop: on_idle writes */
-}
-
-/* Account this iteration's work and decide whether writes are due now. */
-static int writes_due(struct ev_loop *loop, struct loop_watchers *lw)
-{
-	struct chatd_server *srv = lw->srv;
-	double now = ev_time();
-	if (lw->awake_at > 0)
-		lw->busy_s += now - lw->awake_at;
-	if (now - lw->window_start >= BUSY_WINDOW_S) {
-		double frac = lw->busy_s / (now - lw->window_start);
-		srv->loop_busy = srv->loop_busy ? frac > BUSY_LEAVE : frac > BUSY_ENTER;
-		lw->window_start = now;
-		lw->busy_s = 0;
-	}
-	double every = srv->cfg.write_coalesce_ms / 1000.0;
-	if (!srv->loop_busy || every <= 0 || srv->shutting_down || now - lw->last_flush >= every) {
-		lw->last_flush = now;
-		ev_timer_stop(loop, &lw->flush);
-		return 1;
-	}
-	if (srv->npending && !ev_is_active(&lw->flush)) {
-		ev_timer_set(&lw->flush, every - (now - lw->last_flush), 0);
-		ev_timer_start(loop, &lw->flush);
-	}
-	return 0;
-}
 
 static struct lws_protocols protocols[2];
 
@@ -137,6 +84,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void on_idle(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+	(void)loop;
 	(void)revents;
 	struct loop_watchers *lw = w->data;
 	if (hooks_any(&lw->srv->hooks, CHATD_EV_LOOP_IDLE)) {
@@ -144,8 +92,7 @@ static void on_idle(struct ev_loop *loop, ev_prepare *w, int revents)
 		hooks_dispatch(&lw->srv->hooks, CHATD_EV_LOOP_IDLE, &ev);
 	}
 	/* after the hooks: what they released (history acks) goes out too */
-	if (writes_due(loop, lw))
-		ws_flush_pending(lw->srv);
+	ws_flush_pending(lw->srv);
 }
 
 /* While shutting down: stop the loop once every client is gone or the deadline passed. */
@@ -259,15 +206,11 @@ int server_run(struct chatd_server *srv)
 	ev_signal_init(&lw.sigint, on_signal, SIGINT);
 	ev_timer_init(&lw.tick, on_tick, 1.0, 1.0);
 	ev_prepare_init(&lw.idle, on_idle);
-	ev_check_init(&lw.awake, on_awake);
-	ev_timer_init(&lw.flush, on_flush_due, 0, 0);
-	lw.sigterm.data = lw.sigint.data = lw.tick.data = lw.idle.data = lw.awake.data = lw.flush.data = &lw;
-	lw.window_start = ev_time();
+	lw.sigterm.data = lw.sigint.data = lw.tick.data = lw.idle.data = &lw;
 	ev_signal_start(srv->loop, &lw.sigterm);
 	ev_signal_start(srv->loop, &lw.sigint);
 	ev_timer_start(srv->loop, &lw.tick);
 	ev_prepare_start(srv->loop, &lw.idle);
-	ev_check_start(srv->loop, &lw.awake);
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("chatd %s listening on port %d, web root %s, %d plugin(s)", PACKAGE_VERSION, srv->listen_port,
 		   srv->cfg.web_root, srv->nplugins);
@@ -278,8 +221,6 @@ int server_run(struct chatd_server *srv)
 	ev_signal_stop(srv->loop, &lw.sigint);
 	ev_timer_stop(srv->loop, &lw.tick);
 	ev_timer_stop(srv->loop, &lw.drain);
-	ev_timer_stop(srv->loop, &lw.flush);
-	ev_check_stop(srv->loop, &lw.awake);
 	presence_flush_all(srv);
 	/* One last idle pass flushes what plugins batched (history commits). */
 	on_idle(srv->loop, &lw.idle, 0);

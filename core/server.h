@@ -125,7 +125,6 @@ struct chatd_server {
 	size_t npending, pending_cap;
 	struct lingering *lingering; /* closed sockets still draining (linger.c) */
 	size_t nlingering;
-	int loop_busy;              /* the loop worked most of the last 100 ms: coalesce writes */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
