@@ -46,6 +46,7 @@ struct chatd_client {
 	int close_code;
 	char close_reason[64];
 	int64_t close_started_ms;   /* when the close was requested */
+	int close_sent;             /* shutdown 1001 written by ws.c: 1 in lws's buffer, 2 flushed */
 	int bad_frames;             /* consecutive refused frames */
 	/* receive assembly of one WebSocket message */
 	char *rx;
@@ -125,6 +126,7 @@ struct chatd_server {
 	size_t npending, pending_cap;
 	struct lingering *lingering; /* closed sockets still draining (linger.c) */
 	size_t nlingering;
+	size_t closes_pending;      /* shutdown: 1001 frames not yet flushed to the kernel */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

@@ -2,11 +2,13 @@
  * fake transport: storage and acknowledgement, replay, paging, search, ids
  * across restarts, failures. */
 #include <check.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,6 +142,92 @@ static int count_rows(const char *path, const char *where)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return n;
+}
+
+/* One integer from sql on the database file at path (-1 on error; NULL reads
+ * as 0). A read-write connection: fts5vocab needs a temp table. */
+static int64_t db_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void db_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+/* The watermark of the lazy full-text index (schema version 2). */
+static int64_t watermark(const char *path) { return db_int(path, "SELECT indexed_seq FROM fts_state"); }
+
+/*
+ * Check the index against the watermark, given a word that every message
+ * holds exactly once: the index lists exactly the messages with seq <= the
+ * watermark, each once, and FTS5 finds its own structure sound. Returns the
+ * watermark.
+ */
+static int64_t check_index(const char *path, const char *word)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, messages_fts, instance);"
+					  "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 0);",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+					    "SELECT (SELECT indexed_seq FROM fts_state),"
+					    " (SELECT COUNT(*) FROM messages WHERE seq <= (SELECT indexed_seq FROM fts_state)),"
+					    " COUNT(*), COUNT(DISTINCT doc),"
+					    " COUNT(CASE WHEN doc > (SELECT indexed_seq FROM fts_state) THEN 1 END),"
+					    " (SELECT COUNT(*) FROM messages WHERE seq <= (SELECT indexed_seq FROM fts_state)"
+					    "  AND seq NOT IN (SELECT doc FROM temp.vocab WHERE term = ?1))"
+					    " FROM temp.vocab WHERE term = ?1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, word, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	int64_t wm = sqlite3_column_int64(st, 0), below = sqlite3_column_int64(st, 1);
+	int64_t instances = sqlite3_column_int64(st, 2), docs = sqlite3_column_int64(st, 3);
+	int64_t above = sqlite3_column_int64(st, 4), missing = sqlite3_column_int64(st, 5);
+	ck_assert_msg(instances == docs && docs == below && above == 0 && missing == 0,
+		      "watermark %lld: %lld messages below it, index holds %lld entries of %lld messages, "
+		      "%lld above it, %lld below it missing",
+		      (long long)wm, (long long)below, (long long)instances, (long long)docs, (long long)above,
+		      (long long)missing);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return wm;
+}
+
+/* Search q in c's room; returns the answer (new). */
+static json_t *search(struct testcore *tc, struct chatd_client *c, const char *q)
+{
+	tc_drain(c);
+	send_json(tc, c, json_pack("{s:s,s:s,s:i}", "type", "search", "q", q, "limit", 200));
+	json_t *r = tc_recv(tc, c);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(str(r, "type"), "search");
+	return r;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&t, &t))
+		;
 }
 
 START_TEST(acknowledged_only_after_commit)
@@ -541,7 +629,12 @@ START_TEST(search_is_bounded_in_time)
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	/* indexed as the plugin would have by now: this is about the query */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO messages_fts(rowid, text) SELECT seq, text FROM messages;"
+					  "UPDATE fts_state SET indexed_seq = (SELECT MAX(seq) FROM messages);"
+					  "COMMIT",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(db);
 
 	tc = hist_new_in(dir, "search_budget = 1\n");
@@ -781,6 +874,373 @@ START_TEST(sender_gone_before_commit)
 }
 END_TEST
 
+/* Insert n messages "msg <word> <i>" straight into the database at path
+ * (schema version 2: not indexed), in room (ids from first_id). */
+static void insert_unindexed(const char *path, const char *room, int64_t first_id, int n, const char *word)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char text[64];
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO messages(room, id, username, text, ts)"
+					    " VALUES (?1, ?2, 'Bot', ?3, 1700000000000)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	for (int i = 0; i < n; i++) {
+		snprintf(text, sizeof text, "msg %s %d", word, i);
+		sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, first_id + i);
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+START_TEST(messages_are_indexed_lazily_and_found_before)
+{
+	char dir[64], path[128], text[64], ids[64];
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	struct testcore *tc = hist_new_in(dir, "");
+	struct chatd_client *a = tc_connect(tc, "r", "Alice", NULL), *o = tc_connect(tc, "other", "Oscar", NULL);
+	say(tc, a, "msg lazy fox one");
+	say(tc, a, "msg lazy dog two");
+	say(tc, o, "msg lazy fox elsewhere");
+	tc_idle(tc);
+	ck_assert_int_eq(count_rows(path, ""), 3); /* stored, committed, acknowledged */
+	ck_assert_int_eq(check_index(path, "msg"), 0); /* but not indexed */
+	tc_idle(tc); /* a small backlog right after messages: it waits */
+	ck_assert_int_eq(watermark(path), 0);
+
+	/* a search indexes what is missing first: every match, complete */
+	json_t *r = search(tc, a, "fox");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1");
+	ck_assert_ptr_null(json_object_get(r, "incomplete"));
+	ck_assert(json_is_false(json_object_get(r, "has_more")));
+	json_decref(r);
+	ck_assert_int_eq(check_index(path, "msg"), 3);
+	ck_assert_int_eq(metric(tc, "indexed"), 3);
+
+	/* idle catch-up: fewer than a batch wait until no message came for 100 ms */
+	say_many(tc, a, "msg lazy quiet", 5);
+	tc_idle(tc);
+	ck_assert_int_eq(watermark(path), 3);
+	sleep_ms(150);
+	tc_idle(tc);
+	ck_assert_int_eq(check_index(path, "msg"), 8);
+
+	/* a full batch (256) goes in the next iteration that stores nothing */
+	for (int i = 1; i <= 300; i++) {
+		snprintf(text, sizeof text, "msg bulk %d", i);
+		say(tc, a, text);
+	}
+	tc_idle(tc); /* stores the 300; no indexing in a storing iteration */
+	ck_assert_int_eq(count_rows(path, ""), 308);
+	ck_assert_int_eq(watermark(path), 8);
+	tc_idle(tc);
+	int64_t wm = check_index(path, "msg");
+	ck_assert_int_gt(wm, 8);
+	ck_assert_int_le(wm, 8 + 256); /* one bounded batch */
+	sleep_ms(150);
+	for (int i = 0; i < 20 && watermark(path) < 308; i++)
+		tc_idle(tc);
+	ck_assert_int_eq(check_index(path, "msg"), 308);
+	ck_assert_int_eq(metric(tc, "indexed"), 308);
+	ck_assert_int_eq(metric(tc, "index_failed"), 0);
+	r = search(tc, a, "bulk");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "messages")), 200);
+	ck_assert_int_eq(num(json_array_get(json_object_get(r, "messages"), 199), "id"), 307);
+	ck_assert(is_true(r, "has_more"));
+	ck_assert_ptr_null(json_object_get(r, "incomplete"));
+	json_decref(r);
+	tc_free(tc);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(search_catches_up_within_its_budget_or_says_incomplete)
+{
+	char dir[64], path[128], ids[64];
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	tc_free(hist_new_in(dir, "")); /* the schema */
+	insert_unindexed(path, "big", 1, 10000, "common");
+	insert_unindexed(path, "small", 1, 3, "common"); /* the newest: last to be indexed */
+	ck_assert_int_eq(watermark(path), 0);
+
+	struct testcore *tc = hist_new_in(dir, "search_budget = 1\n");
+	struct chatd_client *a = tc_connect(tc, "small", "Alice", NULL);
+	json_t *r = search(tc, a, "common");
+	ck_assert(is_true(r, "incomplete")); /* its messages are not all indexed yet */
+	ck_assert(is_true(r, "has_more"));
+	json_decref(r);
+	int64_t wm = check_index(path, "msg");
+	ck_assert_int_gt(wm, 0); /* it did index some, within the budget */
+	ck_assert_int_lt(wm, 10003);
+	tc_free(tc);
+
+	tc = hist_new_in(dir, "search_budget = 10000\n");
+	a = tc_connect(tc, "small", "Alice", NULL);
+	r = search(tc, a, "common");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1,2,3");
+	ck_assert_ptr_null(json_object_get(r, "incomplete"));
+	ck_assert(json_is_false(json_object_get(r, "has_more")));
+	json_decref(r);
+	ck_assert_int_eq(check_index(path, "msg"), 10003);
+	tc_free(tc);
+	remove_dir(dir);
+}
+END_TEST
+
+/* The schema of version 1, as released: FTS kept up by triggers. */
+static const char schema_v1[] =
+	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
+	"CREATE TABLE messages ("
+	" seq INTEGER PRIMARY KEY, room TEXT NOT NULL, id INTEGER NOT NULL, username TEXT NOT NULL,"
+	" text TEXT NOT NULL, ts INTEGER NOT NULL, UNIQUE (room, id));"
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='seq');"
+	"CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
+	" INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text);"
+	" END;"
+	"CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN"
+	" INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);"
+	" END;"
+	"CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
+	" INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);"
+	" INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text);"
+	" END;"
+	"INSERT INTO schema_version(version) VALUES (1);"
+	"PRAGMA user_version = 1;";
+
+START_TEST(schema_version_1_is_migrated_keeping_data_and_index)
+{
+	char dir[64], path[128], ids[64];
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	db_exec(path, "PRAGMA journal_mode=WAL");
+	db_exec(path, schema_v1);
+	db_exec(path, "INSERT INTO messages(room, id, username, text, ts) VALUES"
+		      " ('r', 1, 'Alice', 'msg old fox one', 1700000000001),"
+		      " ('other', 1, 'Oscar', 'msg old fox elsewhere', 1700000000002),"
+		      " ('r', 2, 'Bob', 'msg old dog two', 1700000000003);"
+		      "UPDATE messages SET text = 'msg old dog two, edited' WHERE seq = 3;");
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'fox'"), 2);
+
+	struct testcore *tc = hist_new_in(dir, "");
+	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 2);
+	ck_assert_int_eq(db_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_ai'"), 0);
+	ck_assert_int_eq(check_index(path, "msg"), 3); /* version 1 had indexed everything */
+	struct chatd_client *a = tc_connect(tc, "r", "Carol", NULL);
+	json_t *w = tc_expect(tc, a, "welcome", NULL);
+	ck_assert_int_eq(num(w, "last_id"), 2);
+	json_decref(w);
+	json_t *msgs = frames_of(tc, a, "message");
+	ids_of(msgs, ids, sizeof ids);
+	ck_assert_str_eq(ids, "1,2");
+	ck_assert_str_eq(str(json_array_get(msgs, 1), "text"), "msg old dog two, edited");
+	json_decref(msgs);
+	json_t *r = search(tc, a, "fox");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1");
+	json_decref(r);
+	r = search(tc, a, "edited");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "2");
+	json_decref(r);
+	ck_assert_int_eq(metric(tc, "indexed"), 0); /* nothing needed indexing */
+
+	/* new messages: stored without the index, found all the same */
+	say(tc, a, "msg new fox three");
+	tc_idle(tc);
+	ck_assert_int_eq(watermark(path), 3);
+	r = search(tc, a, "fox");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1,3");
+	json_decref(r);
+	ck_assert_int_eq(check_index(path, "msg"), 4);
+
+	/* rows deleted or changed by hand keep the index right: deleting the
+	 * newest indexed row lowers the watermark, so its seq, given again to
+	 * the next message, is indexed again */
+	db_exec(path, "DELETE FROM messages WHERE seq = 4; UPDATE messages SET text = 'msg fox now' WHERE seq = 3");
+	ck_assert_int_eq(check_index(path, "msg"), 3);
+	say(tc, a, "msg newer fox four");
+	tc_idle(tc);
+	ck_assert_int_eq(db_int(path, "SELECT MAX(seq) FROM messages"), 4);
+	r = search(tc, a, "fox");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1,2,4");
+	json_decref(r);
+	ck_assert_int_eq(check_index(path, "msg"), 4);
+	tc_free(tc);
+
+	/* opening again migrates nothing */
+	tc = hist_new_in(dir, "");
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM schema_version"), 2);
+	tc_free(tc);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(index_watermark_survives_kill_9)
+{
+	static const int kill_after_ms[] = { 4, 9, 15, 22, 30, 41 };
+	enum { ROWS = 100000 };
+	char dir[64], path[128], cfg[256], ids[64], marks[128] = "";
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncheck_max_mb = 0\n", dir);
+	tc_free(hist_new_in(dir, ""));
+	insert_unindexed(path, "r", 1, ROWS, "crash");
+	int64_t last = 0;
+	for (size_t i = 0; i < sizeof kill_after_ms / sizeof kill_after_ms[0]; i++) {
+		int fds[2];
+		ck_assert_int_eq(pipe(fds), 0);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) { /* a chatd that does nothing but index, until killed */
+			close(fds[0]);
+			struct testcore *c = tc_new(cfg);
+			if (!c)
+				_exit(2);
+			/* its own temp directory, for the parent to remove */
+			if (write(fds[1], c->data_dir, strlen(c->data_dir) + 1) < 0)
+				_exit(3);
+			close(fds[1]);
+			for (;;)
+				tc_idle(c); /* idle with a backlog: one batch each */
+		}
+		close(fds[1]);
+		char child_dir[sizeof ((struct testcore *)0)->data_dir] = "";
+		ssize_t got = read(fds[0], child_dir, sizeof child_dir - 1);
+		close(fds[0]);
+		sleep_ms(kill_after_ms[i]);
+		kill(pid, SIGKILL);
+		int status;
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the indexer exited by itself (%d)",
+			      status);
+		if (got > 0 && !strncmp(child_dir, "/tmp/chatd-test-", 16))
+			remove_dir(child_dir);
+		int64_t wm = check_index(path, "msg"); /* recovers the WAL */
+		ck_assert_int_ge(wm, last);
+		last = wm;
+		size_t len = strlen(marks);
+		snprintf(marks + len, sizeof marks - len, "%s%lld", i ? " " : "", (long long)wm);
+	}
+	fprintf(stderr, "kill -9 while indexing %d messages: watermark after each kill %s, index consistent each time\n",
+		ROWS, marks);
+	ck_assert_int_gt(last, 0);
+	struct testcore *tc = hist_new_in(dir, "");
+	for (int i = 0; i < ROWS && watermark(path) < ROWS; i++)
+		tc_idle(tc);
+	ck_assert_int_eq(check_index(path, "msg"), ROWS);
+	struct chatd_client *a = tc_connect(tc, "r", "Alice", NULL);
+	json_t *r = search(tc, a, "crash AND 99999");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "100000");
+	json_decref(r);
+	tc_free(tc);
+	remove_dir(dir);
+}
+END_TEST
+
+static double elapsed_us(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e6 + (double)(t.tv_nsec - t0->tv_nsec) / 1e3;
+}
+
+/* Microseconds per message of the LOOP_IDLE that stores batches of `per`
+ * messages (insert, commit, release: the fan-out and the echo), total
+ * messages in all. eager: a trigger indexes every insert, as version 1 did. */
+static double store_cost(int per, int total, int eager)
+{
+	char dir[64], path[128], text[64];
+	struct timespec t0;
+	double us = 0;
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	tc_free(hist_new_in(dir, ""));
+	if (eager)
+		db_exec(path, "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
+			      " INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text);"
+			      " UPDATE fts_state SET indexed_seq = new.seq;"
+			      " END;");
+	struct testcore *tc = hist_new_in(dir, "replay = 0\n");
+	struct chatd_client *a = tc_connect(tc, "r", "Alice", NULL);
+	for (int sent = 0; sent < total;) {
+		for (int i = 0; i < per; i++, sent++) {
+			snprintf(text, sizeof text, "message number %d from the timing loop of the store", sent);
+			say(tc, a, text);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		tc_idle(tc); /* a storing iteration: it never indexes below 1024 waiting */
+		us += elapsed_us(&t0);
+		tc_drain(a);
+	}
+	ck_assert_int_eq(metric(tc, "stored"), total);
+	tc_free(tc);
+	remove_dir(dir);
+	return us / total;
+}
+
+/* Background batches over a backlog of rows messages: microseconds per row
+ * and the longest batch. */
+static void index_cost(int rows, double *per_row, double *worst, int *batches)
+{
+	char dir[64], path[128];
+	struct timespec t0;
+	double us = 0;
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	tc_free(hist_new_in(dir, ""));
+	insert_unindexed(path, "r", 1, rows, "message number from the timing loop of the store");
+	struct testcore *tc = hist_new_in(dir, "");
+	*worst = 0;
+	*batches = 0;
+	while (watermark(path) < rows) {
+		++*batches;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		tc_idle(tc);
+		double one = elapsed_us(&t0);
+		us += one;
+		if (one > *worst)
+			*worst = one;
+	}
+	*per_row = us / rows;
+	tc_free(tc);
+	remove_dir(dir);
+}
+
+/* Not a test of speed (nothing is asserted on time): prints what storing
+ * costs with the index kept by a trigger (version 1) and without (now), and
+ * what the background batches cost, for docs/plugins/history.md. */
+START_TEST(store_cost_is_measured)
+{
+	static const int per[] = { 1, 10, 100, 1000 };
+	for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
+		int total = per[i] == 1 ? 500 : 1000;
+		double eager = store_cost(per[i], total, 1), lazy = store_cost(per[i], total, 0);
+		fprintf(stderr, "store+commit+ack, %4d messages per loop iteration: %6.1f us/message with the "
+			"index (trigger, v1), %6.1f us/message without (v2)\n", per[i], eager, lazy);
+	}
+	double per_row, worst;
+	int batches;
+	index_cost(5000, &per_row, &worst, &batches);
+	fprintf(stderr, "background indexing of 5000 messages: %.1f us/message, %d batches, longest %.0f us\n",
+		per_row, batches, worst);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("history");
@@ -804,5 +1264,13 @@ int main(void)
 	tcase_add_test(tc, store_failure_delivers_and_tells_sender);
 	tcase_add_test(tc, sender_gone_before_commit);
 	suite_add_tcase(s, tc);
+	TCase *lazy = tcase_create("lazy index");
+	tcase_set_timeout(lazy, 60); /* thousands of rows indexed; slow under sanitizers */
+	tcase_add_test(lazy, messages_are_indexed_lazily_and_found_before);
+	tcase_add_test(lazy, search_catches_up_within_its_budget_or_says_incomplete);
+	tcase_add_test(lazy, schema_version_1_is_migrated_keeping_data_and_index);
+	tcase_add_test(lazy, index_watermark_survives_kill_9);
+	tcase_add_test(lazy, store_cost_is_measured);
+	suite_add_tcase(s, lazy);
 	return checkutil_run(s);
 }

@@ -24,6 +24,15 @@
  * fault clears. At start a database that cannot be written or fails
  * quick_check refuses to start (exit 4, naming the file).
  *
+ * Search index: storing does not touch the full-text index (schema version
+ * 2). LOOP_IDLE adds unindexed messages to it in batches of at most
+ * INDEX_BATCH_ROWS rows and about INDEX_BATCH_US, only in a loop iteration
+ * that stored nothing: at once when INDEX_BATCH_ROWS are waiting, else once
+ * no message was stored for INDEX_QUIET_MS (a one-shot timer wakes the loop
+ * for it); from INDEX_BACKLOG_MAX waiting, also in iterations that store. A
+ * search first indexes what is missing, for up to half its budget, and says
+ * "incomplete" when messages of its room are still not indexed.
+ *
  * No gap and no duplicate at a reconnect's seam: rows reach the database
  * only inside LOOP_IDLE, which commits before it returns, so any query run
  * from another hook sees committed messages only; a message still queued
@@ -44,6 +53,14 @@
 #define HISTORY_LIMIT_DEFAULT 50
 #define HISTORY_LIMIT_MAX 200
 #define SEARCH_QUERY_MAX 256
+
+/* Background indexing: see the comment at the top. */
+#define INDEX_BATCH_ROWS 256   /* rows per batch at most */
+#define INDEX_BATCH_US 2000    /* and no more rows after about this long (then the commit) */
+#define INDEX_QUIET_MS 100     /* a smaller backlog waits until no message was stored for this long */
+#define INDEX_BACKLOG_MAX 1024 /* from this many waiting, batches run in storing iterations too */
+#define INDEX_RETRY_MS 1000    /* after a failed batch */
+#define SEARCH_INDEX_ROWS 512  /* rows per batch when a search catches the index up */
 
 struct history_options {
 	char file[1024];
@@ -77,6 +94,13 @@ struct history {
 	int64_t failed_batches; /* in the current failure burst; 0 when healthy */
 	int64_t failed_messages;
 	int64_t failed_reads;   /* likewise for replays, pages, searches, last ids */
+	int64_t failed_index;   /* failed index batches in the current burst */
+	int64_t last_store_ms;  /* monotonic ms of the last loop iteration that stored */
+	int64_t index_retry_ms; /* no background batch before this (monotonic ms) */
+	chatd_timer *index_timer; /* wakes the loop for the next batch; NULL when none
+				   * (one-shot: the core frees it after it fires, and
+				   * cancels it before cleanup) */
+	int64_t index_timer_due;  /* monotonic ms it fires at */
 };
 
 /* ---- options ---- */
@@ -343,6 +367,127 @@ static void flush_batch(struct history *h)
 	free(refused);
 }
 
+/* ---- the search index ---- */
+
+static int64_t monotonic_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* An index batch failed: back off, log once per burst of failures. */
+static void note_index_failure(struct history *h)
+{
+	h->index_retry_ms = h->api->monotonic_ms() + INDEX_RETRY_MS;
+	if (!h->failed_index++)
+		h->api->log(h->self, CHATD_LOG_WARN, "cannot update the search index (%s); trying again every %d ms "
+			    "and before each search", hstore_error(h->db), INDEX_RETRY_MS);
+	h->api->counter_add(h->self, "index_failed", 1);
+}
+
+static void note_index_success(struct history *h, int rows)
+{
+	if (h->failed_index)
+		h->api->log(h->self, CHATD_LOG_NOTICE, "search index updated again after %lld failed batches",
+			    (long long)h->failed_index);
+	h->failed_index = 0;
+	h->index_retry_ms = 0;
+	h->api->counter_add(h->self, "indexed", rows);
+}
+
+/* One batch (hstore_index), counted. Returns its rows or -1. */
+static int index_batch(struct history *h, int max_rows, int budget_us)
+{
+	int n = hstore_index(h->db, max_rows, budget_us);
+	if (n < 0)
+		note_index_failure(h);
+	else
+		note_index_success(h, n);
+	return n;
+}
+
+static void on_index_timer(chatd_timer *t, void *userdata)
+{
+	struct history *h = userdata;
+	(void)t;
+	/* Nothing else: waking the loop is the point; the LOOP_IDLE hook of this
+	 * iteration runs the batch. */
+	h->index_timer = NULL;
+}
+
+/* Make sure the loop wakes up within delay_ms (an idle loop sleeps). */
+static void wake_in(struct history *h, int64_t now, int64_t delay_ms)
+{
+	int64_t due = now + delay_ms;
+	if (h->index_timer) {
+		if (h->index_timer_due <= due)
+			return;
+		h->api->timer_cancel(h->index_timer);
+		h->index_timer = NULL;
+	}
+	/* NULL without a loop (chatd -t): LOOP_IDLE alone then */
+	h->index_timer = h->api->timer_add(h->self, delay_ms, 0, on_index_timer, h);
+	h->index_timer_due = due;
+}
+
+/*
+ * After the write batch of a loop iteration (stored: whether it had
+ * messages): index one batch when one is due, and have the loop woken for
+ * the next one. Live chat goes first: a batch runs in an iteration that
+ * stored nothing, unless INDEX_BACKLOG_MAX are waiting; fewer than
+ * INDEX_BATCH_ROWS wait for INDEX_QUIET_MS without messages.
+ */
+static void index_in_background(struct history *h, int stored)
+{
+	int64_t now = h->api->monotonic_ms();
+	if (stored)
+		h->last_store_ms = now;
+	int64_t backlog = hstore_unindexed(h->db);
+	if (!backlog)
+		return;
+	if (now >= h->index_retry_ms && (!stored || backlog >= INDEX_BACKLOG_MAX) &&
+	    (backlog >= INDEX_BATCH_ROWS || now - h->last_store_ms >= INDEX_QUIET_MS)) {
+		index_batch(h, INDEX_BATCH_ROWS, INDEX_BATCH_US);
+		now = h->api->monotonic_ms();
+		if (!(backlog = hstore_unindexed(h->db)))
+			return;
+	}
+	int64_t delay = 0;
+	if (now < h->index_retry_ms)
+		delay = h->index_retry_ms - now;
+	else if (backlog < INDEX_BATCH_ROWS && now - h->last_store_ms < INDEX_QUIET_MS)
+		delay = INDEX_QUIET_MS - (now - h->last_store_ms);
+	wake_in(h, now, delay);
+}
+
+/*
+ * Before a search in room: index what is not indexed yet, for up to half of
+ * the search budget (a failure to write just ends that). Sets *behind when
+ * messages of room are still missing from the index. Returns the ms left for
+ * the query (at least 1), or -1 when the database cannot be read.
+ */
+static int64_t index_for_search(struct history *h, const char *room, int *behind)
+{
+	int64_t budget_us = h->opt.search_budget_ms * 1000, t0 = monotonic_us(), backlog, missing = 0;
+	*behind = 0;
+	if (hstore_refresh_unindexed(h->db, &backlog))
+		return -1;
+	while (backlog > 0) {
+		int64_t left = budget_us / 2 - (monotonic_us() - t0);
+		if (left <= 0 || index_batch(h, SEARCH_INDEX_ROWS, (int)left) < 0)
+			break;
+		backlog = hstore_unindexed(h->db);
+	}
+	if (backlog > 0) {
+		if (hstore_unindexed_in_room(h->db, room, &missing))
+			return -1;
+		*behind = missing > 0;
+	}
+	int64_t left_ms = (budget_us - (monotonic_us() - t0)) / 1000;
+	return left_ms > 1 ? left_ms : 1;
+}
+
 /* ---- frames ---- */
 
 /* A {"type":"message",...,"history":true} frame for r (new), NULL on OOM. */
@@ -432,8 +577,11 @@ static int on_store(int event_id, void *event, void *userdata)
 
 static int on_loop_idle(int event_id, void *event, void *userdata)
 {
+	struct history *h = userdata;
+	int stored = h->nq > 0;
 	(void)event_id, (void)event;
-	flush_batch(userdata);
+	flush_batch(h);
+	index_in_background(h, stored);
 	return CHATD_OK;
 }
 
@@ -542,8 +690,11 @@ static int on_search_frame(int event_id, void *event, void *userdata)
 		return deny(ev, "bad_request", "'limit' must be an integer from 1 to 200");
 	h->api->counter_add(h->self, "searches", 1);
 	const char *room = h->api->room_name(ev->room);
-	int rc = hstore_search(h->db, room, q, (int)limit, (size_t)h->opt.max_replay_bytes,
-			       (int)h->opt.search_budget_ms, &rs);
+	int behind;
+	int64_t left_ms = index_for_search(h, room, &behind);
+	int rc = left_ms < 0 ? -1
+			     : hstore_search(h->db, room, q, (int)limit, (size_t)h->opt.max_replay_bytes, (int)left_ms,
+					     &rs);
 	if (rc) {
 		static const char bad[] = "bad search query: ";
 		char msg[sizeof bad + 200];
@@ -557,6 +708,8 @@ static int on_search_frame(int event_id, void *event, void *userdata)
 		return deny(ev, "internal", "history is unavailable");
 	}
 	note_read_success(h);
+	if (behind) /* the newest messages are the unindexed ones: some may match */
+		rs.incomplete = rs.more = 1;
 	chatd_frame *f = h->api->frame_new("search");
 	if (f) {
 		h->api->frame_set_str(f, "room", room);
@@ -578,7 +731,8 @@ static int register_hooks(struct history *h)
 {
 	const struct chatd_api *api = h->api;
 	static const char *const counters[] = { "stored", "store_failed", "replayed", "history_requests",
-						"batches", "searches", "read_failed" };
+						"batches", "searches", "read_failed", "indexed",
+						"index_failed" };
 	if (api->hook_register(h->self, CHATD_EV_STORE, on_store, h, CHATD_PRIO_DEFAULT) ||
 	    api->hook_register(h->self, CHATD_EV_LOOP_IDLE, on_loop_idle, h, CHATD_PRIO_DEFAULT) ||
 	    api->hook_register(h->self, CHATD_EV_ROOM_CREATE, on_room_create, h, CHATD_PRIO_DEFAULT) ||

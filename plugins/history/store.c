@@ -23,6 +23,11 @@ enum statement {
 	ST_MAX_ID,
 	ST_NEWEST,
 	ST_SEARCH,
+	ST_INDEX_STATE,
+	ST_UNINDEXED,
+	ST_UNINDEXED_IN_ROOM,
+	ST_FTS_INSERT,
+	ST_SET_WATERMARK,
 	ST_COUNT_
 };
 
@@ -38,6 +43,14 @@ static const char *const statement_sql[ST_COUNT_] = {
 		      " JOIN messages AS m ON m.seq = messages_fts.rowid"
 		      " WHERE messages_fts MATCH ?1 AND m.room = ?2"
 		      " ORDER BY messages_fts.rowid DESC LIMIT ?3",
+	/* the watermark and the newest seq, read together */
+	[ST_INDEX_STATE] = "SELECT indexed_seq, (SELECT COALESCE(MAX(seq), 0) FROM messages) FROM fts_state",
+	[ST_UNINDEXED] = "SELECT seq, text FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	/* `+room`: walk the (short) unindexed seq range, not the room's index */
+	[ST_UNINDEXED_IN_ROOM] = "SELECT COUNT(*) FROM messages"
+				 " WHERE seq > (SELECT indexed_seq FROM fts_state) AND +room = ?1",
+	[ST_FTS_INSERT] = "INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)",
+	[ST_SET_WATERMARK] = "UPDATE fts_state SET indexed_seq = ?1",
 };
 
 /*
@@ -64,6 +77,37 @@ static const char *const migrations[HSTORE_SCHEMA_VERSION + 1] = {
 	      " INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);"
 	      " INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text);"
 	      " END;",
+	/*
+	 * Version 2: lazy full-text indexing. Storing a message no longer touches
+	 * messages_fts; hstore_index adds rows in batches. fts_state holds the
+	 * watermark: every message with seq <= indexed_seq is in the index
+	 * exactly once, none above it is. It moves only in the transaction that
+	 * adds the rows it covers. Version 1 indexed every row by trigger, so
+	 * its watermark is MAX(seq). The delete and update triggers stay, for
+	 * rows changed by hand, but touch the index only for indexed rows (an
+	 * FTS5 'delete' of a row that is not in the index would damage it), and
+	 * a delete pulls the watermark down to MAX(seq) so that a seq reused by
+	 * the next insert (seq is a plain rowid) is not taken as indexed.
+	 */
+	[2] = "DROP TRIGGER messages_ai;"
+	      "DROP TRIGGER messages_ad;"
+	      "DROP TRIGGER messages_au;"
+	      "CREATE TABLE fts_state ("
+	      " one INTEGER PRIMARY KEY CHECK (one = 1),"
+	      " indexed_seq INTEGER NOT NULL);"
+	      "INSERT INTO fts_state(one, indexed_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM messages;"
+	      "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN"
+	      " INSERT INTO messages_fts(messages_fts, rowid, text)"
+	      "  SELECT 'delete', old.seq, old.text FROM fts_state WHERE old.seq <= indexed_seq;"
+	      " UPDATE fts_state SET indexed_seq = (SELECT COALESCE(MAX(seq), 0) FROM messages)"
+	      "  WHERE indexed_seq > (SELECT COALESCE(MAX(seq), 0) FROM messages);"
+	      " END;"
+	      "CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
+	      " INSERT INTO messages_fts(messages_fts, rowid, text)"
+	      "  SELECT 'delete', old.seq, old.text FROM fts_state WHERE old.seq <= indexed_seq;"
+	      " INSERT INTO messages_fts(rowid, text)"
+	      "  SELECT new.seq, new.text FROM fts_state WHERE new.seq <= indexed_seq;"
+	      " END;",
 };
 
 /* Rough JSON overhead of one message frame besides its username and text. */
@@ -79,6 +123,10 @@ struct hstore {
 	struct timespec deadline; /* of the running search */
 	enum hstore_check check;  /* what the check at open did */
 	int64_t bytes_at_open;    /* the database's size then */
+	int busy_ms;              /* the busy timeout set (hstore_index waits for none) */
+	int64_t pending_seq;      /* the largest seq inserted by the open transaction */
+	int64_t max_seq;          /* the largest seq known committed */
+	int64_t indexed_seq;      /* the watermark as last read or written */
 };
 
 /* The errno behind the I/O error SQLite just reported, 0 when unknown:
@@ -226,6 +274,21 @@ fail:
 	return -1;
 }
 
+/* Read the watermark and the newest seq into s. Returns 0 or -1. */
+static int read_index_state(struct hstore *s)
+{
+	sqlite3_stmt *st = s->st[ST_INDEX_STATE];
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s->indexed_seq = sqlite3_column_int64(st, 0);
+		s->max_seq = sqlite3_column_int64(st, 1);
+	} else {
+		set_error(s, rc == SQLITE_DONE ? "reading fts_state: no row" : "reading fts_state");
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 static int prepare_all(struct hstore *s)
 {
 	for (int i = 0; i < ST_COUNT_; i++)
@@ -352,10 +415,10 @@ struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t er
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms);
+	hstore_set_busy_timeout(s, cfg->busy_timeout_ms);
 	if (refuse_read_only(s, cfg->path) || use_wal(s) ||
 	    exec_sql(s, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", "synchronous") ||
-	    check_structure(s, cfg->check_max_bytes) || migrate(s) || prepare_all(s))
+	    check_structure(s, cfg->check_max_bytes) || migrate(s) || prepare_all(s) || read_index_state(s))
 		goto fail;
 	return s;
 fail:
@@ -382,7 +445,11 @@ void hstore_close(struct hstore *s)
 	free(s);
 }
 
-void hstore_set_busy_timeout(struct hstore *s, int ms) { sqlite3_busy_timeout(s->db, ms); }
+void hstore_set_busy_timeout(struct hstore *s, int ms)
+{
+	s->busy_ms = ms;
+	sqlite3_busy_timeout(s->db, ms);
+}
 
 int hstore_begin(struct hstore *s) { return run(s, ST_BEGIN, "begin"); }
 
@@ -399,8 +466,12 @@ int hstore_insert(struct hstore *s, const struct hstore_msg *m)
 		set_error(s, "insert");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
+		int64_t seq = sqlite3_last_insert_rowid(s->db);
+		if (seq > s->pending_seq)
+			s->pending_seq = seq;
 		return 0;
+	}
 	/* A duplicate (room, id) undoes this statement only; anything else may
 	 * have ended the transaction. */
 	return (rc & 0xff) == SQLITE_CONSTRAINT && !sqlite3_get_autocommit(s->db) ? 1 : -1;
@@ -408,18 +479,143 @@ int hstore_insert(struct hstore *s, const struct hstore_msg *m)
 
 int hstore_commit(struct hstore *s)
 {
-	if (run(s, ST_COMMIT, "commit") == 0)
+	if (run(s, ST_COMMIT, "commit") == 0) {
+		if (s->pending_seq > s->max_seq)
+			s->max_seq = s->pending_seq;
+		s->pending_seq = 0;
 		return 0;
+	}
 	hstore_rollback(s);
 	return -1;
 }
 
 void hstore_rollback(struct hstore *s)
 {
+	s->pending_seq = 0;
 	if (s->db && !sqlite3_get_autocommit(s->db)) {
 		sqlite3_step(s->st[ST_ROLLBACK]);
 		sqlite3_reset(s->st[ST_ROLLBACK]);
 	}
+}
+
+int64_t hstore_unindexed(const struct hstore *s)
+{
+	return s->max_seq > s->indexed_seq ? s->max_seq - s->indexed_seq : 0;
+}
+
+int hstore_refresh_unindexed(struct hstore *s, int64_t *out)
+{
+	if (read_index_state(s))
+		return -1;
+	*out = hstore_unindexed(s);
+	return 0;
+}
+
+int hstore_unindexed_in_room(struct hstore *s, const char *room, int64_t *out)
+{
+	sqlite3_stmt *st = s->st[ST_UNINDEXED_IN_ROOM];
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		set_error(s, "counting unindexed messages");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Whether the monotonic clock has reached *t. */
+static int reached(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* *t = now + us microseconds (monotonic). */
+static void deadline_in(struct timespec *t, int64_t us)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += (time_t)(us / 1000000);
+	t->tv_nsec += (long)(us % 1000000) * 1000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Add the messages after the watermark to the index, in seq order, until
+ * max_rows or the deadline; returns how many (>= 0) with *last the seq of
+ * the last one, or -1. Inside the caller's transaction. */
+static int index_rows(struct hstore *s, int64_t after, int max_rows, const struct timespec *deadline,
+		      int64_t *last)
+{
+	sqlite3_stmt *sel = s->st[ST_UNINDEXED], *ins = s->st[ST_FTS_INSERT];
+	int n = 0, rc;
+	sqlite3_bind_int64(sel, 1, after);
+	sqlite3_bind_int(sel, 2, max_rows);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(sel, 0);
+		/* the text stays valid until sel steps again: ins is done by then */
+		const char *text = (const char *)sqlite3_column_text(sel, 1);
+		if (!text) { /* the column is NOT NULL: out of memory */
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		sqlite3_bind_int64(ins, 1, seq);
+		sqlite3_bind_text(ins, 2, text, sqlite3_column_bytes(sel, 1), SQLITE_STATIC);
+		int irc = sqlite3_step(ins);
+		sqlite3_reset(ins);
+		sqlite3_clear_bindings(ins);
+		if (irc != SQLITE_DONE) {
+			rc = irc;
+			break;
+		}
+		*last = seq;
+		if (++n >= max_rows || reached(deadline)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		set_error(s, "indexing");
+	sqlite3_reset(sel);
+	sqlite3_clear_bindings(sel);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
+int hstore_index(struct hstore *s, int max_rows, int budget_us)
+{
+	struct timespec deadline;
+	sqlite3_stmt *set = s->st[ST_SET_WATERMARK];
+	int n = 0;
+	deadline_in(&deadline, budget_us);
+	sqlite3_busy_timeout(s->db, 0); /* never wait: the next batch will do */
+	if (run(s, ST_BEGIN, "indexing: begin") || read_index_state(s))
+		goto fail;
+	int64_t last = s->indexed_seq;
+	if (s->max_seq > s->indexed_seq && (n = index_rows(s, s->indexed_seq, max_rows, &deadline, &last)) < 0)
+		goto fail;
+	if (n > 0) {
+		sqlite3_bind_int64(set, 1, last);
+		int rc = sqlite3_step(set);
+		sqlite3_reset(set);
+		sqlite3_clear_bindings(set);
+		if (rc != SQLITE_DONE) {
+			set_error(s, "indexing: watermark");
+			goto fail;
+		}
+	}
+	if (run(s, ST_COMMIT, "indexing: commit"))
+		goto fail;
+	s->indexed_seq = last;
+	sqlite3_busy_timeout(s->db, s->busy_ms);
+	return n;
+fail:
+	hstore_rollback(s); /* s->indexed_seq still holds the committed watermark */
+	sqlite3_busy_timeout(s->db, s->busy_ms);
+	return -1;
 }
 
 int hstore_max_id(struct hstore *s, const char *room, int64_t *out)
@@ -523,21 +719,7 @@ int hstore_newest(struct hstore *s, const char *room, int64_t after, int64_t bef
 static int past_deadline(void *arg)
 {
 	const struct hstore *s = arg;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > s->deadline.tv_sec ||
-	       (now.tv_sec == s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec);
-}
-
-static void set_deadline(struct hstore *s, int budget_ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
-	s->deadline.tv_sec += budget_ms / 1000;
-	s->deadline.tv_nsec += (long)(budget_ms % 1000) * 1000000L;
-	if (s->deadline.tv_nsec >= 1000000000L) {
-		s->deadline.tv_sec++;
-		s->deadline.tv_nsec -= 1000000000L;
-	}
+	return reached(&s->deadline);
 }
 
 int hstore_search(struct hstore *s, const char *room, const char *query, int limit, size_t max_bytes,
@@ -547,7 +729,7 @@ int hstore_search(struct hstore *s, const char *room, const char *query, int lim
 	sqlite3_bind_text(st, 1, query, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, room, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, limit + 1);
-	set_deadline(s, budget_ms);
+	deadline_in(&s->deadline, (int64_t)budget_ms * 1000);
 	sqlite3_progress_handler(s->db, PROGRESS_STEPS, past_deadline, s);
 	int rc = collect_rows(s, st, limit, max_bytes, out, "search");
 	sqlite3_progress_handler(s->db, 0, NULL, NULL);

@@ -58,8 +58,9 @@ struct hrows {
 	int incomplete;
 };
 
-/* The newest schema version this code creates and reads. */
-#define HSTORE_SCHEMA_VERSION 1
+/* The newest schema version this code creates and reads (2: the full-text
+ * index is filled lazily by hstore_index, behind a watermark). */
+#define HSTORE_SCHEMA_VERSION 2
 
 /*
  * Open (creating when absent) the database, switch it to WAL, apply cfg,
@@ -84,7 +85,8 @@ void hstore_close(struct hstore *s);
  * (e.g. "commit: disk I/O error (Read-only file system)"). */
 const char *hstore_error(const struct hstore *s);
 
-/* How long a locked database is retried from now on (0 = fail at once). */
+/* How long a locked database is retried from now on (0 = fail at once).
+ * hstore_index never waits, whatever this says. */
 void hstore_set_busy_timeout(struct hstore *s, int ms);
 
 /* Start a write transaction. Returns 0, or -1 (see hstore_error). */
@@ -93,7 +95,8 @@ int hstore_begin(struct hstore *s);
 /*
  * Insert m inside the transaction. Returns 0 when inserted, 1 when this row
  * alone was refused (its (room, id) is already stored; the transaction goes
- * on), -1 when the transaction failed and must be rolled back.
+ * on), -1 when the transaction failed and must be rolled back. The row is
+ * not added to the full-text index: hstore_index does that later.
  */
 int hstore_insert(struct hstore *s, const struct hstore_msg *m);
 
@@ -115,8 +118,38 @@ int hstore_newest(struct hstore *s, const char *room, int64_t after, int64_t bef
 		  size_t max_bytes, struct hrows *out);
 
 /*
- * Full-text search (FTS5 query syntax) among the messages of room: the
- * newest `limit` matches (and about max_bytes), newest first, into out.
+ * How many stored messages are not in the full-text index yet, as far as s
+ * knows without reading the database (what it committed and indexed itself):
+ * an upper bound (seq numbers, not rows), 0 when everything s committed is
+ * indexed. Cheap: for deciding whether to call hstore_index.
+ */
+int64_t hstore_unindexed(const struct hstore *s);
+
+/* The same read from the database (it also refreshes what hstore_unindexed
+ * knows, e.g. after another process wrote): 0 exactly when every stored
+ * message is indexed. Returns 0 or -1 (a read failed). */
+int hstore_refresh_unindexed(struct hstore *s, int64_t *out);
+
+/* How many messages of room (borrowed) are not in the index yet, into *out
+ * (a scan of the unindexed messages). Returns 0 or -1. */
+int hstore_unindexed_in_room(struct hstore *s, const char *room, int64_t *out);
+
+/*
+ * Add the oldest unindexed messages to the full-text index: at most max_rows
+ * (>= 1) of them, and no more once budget_us microseconds have passed (at
+ * least one row; the commit comes after that), in one transaction of its own
+ * that also moves the watermark past them, so a crash keeps both or neither:
+ * no message is lost from the index or indexed twice. Never waits for a lock
+ * held by another process. Must not be called inside hstore_begin/commit.
+ * Returns how many were indexed (0: none left), or -1 (see hstore_error;
+ * nothing changed).
+ */
+int hstore_index(struct hstore *s, int max_rows, int budget_us);
+
+/*
+ * Full-text search (FTS5 query syntax) among the indexed messages of room
+ * (call hstore_index first for the rest): the newest `limit` matches (and
+ * about max_bytes), newest first, into out.
  * A search running longer than budget_ms stops with the newest matches found
  * so far (out->incomplete). Returns 0, -2 when the query itself is malformed
  * (see hstore_error), or -1 on a database failure.

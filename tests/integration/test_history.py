@@ -46,6 +46,17 @@ def read_history(ws, room, page=200):
         del ws.seen[:]  # keep the client's failure log small
 
 
+def index_state(path):
+    """(watermark of the lazy full-text index, newest seq, schema version)."""
+    db = sqlite3.connect(path)
+    try:
+        return (db.execute("SELECT indexed_seq FROM fts_state").fetchone()[0],
+                db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0],
+                db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+    finally:
+        db.close()
+
+
 def integrity(path):
     db = sqlite3.connect(path)
     try:
@@ -116,6 +127,58 @@ class HistoryTest(ChatdTestCase):
         b.close()
         srv.stop()
         self.assertEqual(integrity(os.path.join(data, "history.db")), [("ok",)])
+
+    def test_search_finds_unindexed_messages_and_the_index_catches_up(self):
+        """Storing does not touch the full-text index (schema version 2): a
+        search indexes what is missing first, and an idle server catches the
+        index up by itself. Messages written behind chatd's back (not
+        indexed) are found too."""
+        data = tempfile.mkdtemp(prefix="chatd-hist-")
+        self.addCleanup(shutil.rmtree, data, True)
+        path = os.path.join(data, "history.db")
+        srv = data_dir_server(data)
+        self.addCleanup(srv.kill)
+        srv.start()
+        a = srv.connect("h-index", "Ines")
+        for i in range(3):
+            self.say(a, "needle %d" % i, "n%d" % i)
+            a.expect(type="message", client_id="n%d" % i)
+        a.send_json({"type": "search", "q": "needle"})
+        found = a.expect(type="search")
+        self.assertEqual([m["text"] for m in found["messages"]], ["needle 0", "needle 1", "needle 2"])
+        self.assertNotIn("incomplete", found)
+        a.close()
+        srv.stop()
+        wm, top, version = index_state(path)
+        self.assertEqual((wm, top, version), (3, 3, 2))
+        db = sqlite3.connect(path)  # stored, not indexed: as after a crash under load
+        with db:
+            db.executemany("INSERT INTO messages(room, id, username, text, ts) VALUES ('h-index', ?, 'Bot', ?, 1)",
+                           [(4 + i, "needle late %d" % i) for i in range(300)])
+        db.close()
+        srv = data_dir_server(data)
+        self.addCleanup(srv.kill)
+        srv.start()
+        b = srv.connect("h-index", "Ines")
+        self.addCleanup(b.close)
+        b.send_json({"type": "search", "q": "needle AND late", "limit": 200})
+        found = b.expect(type="search")
+        self.assertEqual([m["id"] for m in found["messages"]], list(range(104, 304)))
+        self.assertTrue(found["has_more"])
+        self.assertNotIn("incomplete", found)
+        for i in range(5):
+            self.say(b, "needle after %d" % i, "a%d" % i)
+            b.expect(type="message", client_id="a%d" % i)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # nobody talks: the index catches up by itself
+            wm, top, _ = index_state(path)
+            if wm == top:
+                break
+            time.sleep(0.05)
+        self.assertEqual(wm, top, "the index stayed behind on an idle server")
+        self.assertEqual(top, 308)
+        b.send_json({"type": "search", "q": "after"})
+        self.assertEqual(len(b.expect(type="search")["messages"]), 5)
 
     def test_since_reconnect_gets_exactly_what_was_missed(self):
         a, _ = self.join("h-since", "SinceA")
