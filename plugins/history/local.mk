@@ -1,8 +1,9 @@
 # plugins/history: see plugins/history/history.c and docs/plugins/history.md
 plugin_PROGRAMS += plugins/history/history.so
-plugins_history_history_so_SOURCES = plugins/history/history.c plugins/history/store.c plugins/history/store.h
-plugins_history_history_so_CFLAGS = $(PLUGIN_CFLAGS) $(SQLITE_CFLAGS)
-plugins_history_history_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+plugins_history_history_so_SOURCES = plugins/history/history.c plugins/history/store.c plugins/history/store.h \
+	plugins/history/checkpointer.c plugins/history/checkpointer.h
+plugins_history_history_so_CFLAGS = $(PLUGIN_CFLAGS) $(SQLITE_CFLAGS) -pthread
+plugins_history_history_so_LDFLAGS = $(PLUGIN_LINKFLAGS) -pthread
 plugins_history_history_so_LDADD = $(SQLITE_LIBS)
 
 check_PROGRAMS += tests/check_history

@@ -4,6 +4,7 @@
  * schema and statements below.
  */
 #include "store.h"
+#include "checkpointer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,6 +117,11 @@ static const char *const migrations[HSTORE_SCHEMA_VERSION + 1] = {
 /* SQLite VM steps between two looks at the clock during a search. */
 #define PROGRESS_STEPS 1000
 
+/* How often the checkpointer thread copies the WAL into the database. */
+#define CHECKPOINT_INTERVAL_MS 500
+/* WAL frames (pages) after which the writer finishes a checkpoint itself. */
+#define WAL_RESTART_FRAMES 4000
+
 struct hstore {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT_];
@@ -127,6 +133,7 @@ struct hstore {
 	int64_t pending_seq;      /* the largest seq inserted by the open transaction */
 	int64_t max_seq;          /* the largest seq known committed */
 	int64_t indexed_seq;      /* the watermark as last read or written */
+	struct checkpointer *ckpt; /* WAL checkpoints off the loop; NULL: SQLite's own */
 };
 
 /* The errno behind the I/O error SQLite just reported, 0 when unknown:
@@ -398,6 +405,20 @@ fail:
 	return -1;
 }
 
+/* sqlite3_wal_hook, after every commit while the checkpointer runs. Its
+ * checkpoints run while this connection keeps appending, so they never
+ * catch up with the end of the WAL, and SQLite starts the WAL over only
+ * after a checkpoint that did: the file would grow without bound under
+ * steady load. Past WAL_RESTART_FRAMES this connection checkpoints once
+ * itself, which copies only what the thread has not copied yet. */
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)arg;
+	if (frames >= WAL_RESTART_FRAMES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t errsz)
 {
 	struct hstore *s = calloc(1, sizeof *s);
@@ -420,6 +441,11 @@ struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t er
 	    exec_sql(s, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", "synchronous") ||
 	    check_structure(s, cfg->check_max_bytes) || migrate(s) || prepare_all(s) || read_index_state(s))
 		goto fail;
+	/* Checkpoints off the loop thread (checkpointer.h); if that thread
+	 * cannot start, SQLite keeps checkpointing in the commits. */
+	s->ckpt = checkpointer_start(cfg->path, CHECKPOINT_INTERVAL_MS);
+	if (s->ckpt)
+		sqlite3_wal_hook(s->db, wal_committed, s); /* replaces the automatic checkpoint */
 	return s;
 fail:
 	snprintf(err, errsz, "%s", s->err);
@@ -438,6 +464,7 @@ void hstore_close(struct hstore *s)
 {
 	if (!s)
 		return;
+	checkpointer_stop(s->ckpt);
 	hstore_rollback(s);
 	for (int i = 0; i < ST_COUNT_; i++)
 		sqlite3_finalize(s->st[i]);
