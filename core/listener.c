@@ -118,10 +118,9 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		if (srv->nsockets >= (size_t)srv->cfg.max_connections || srv->shutting_down) {
+		if (srv->nsockets >= (size_t)srv->cfg.max_connections) {
 			srv->stats.refused_full++;
-			if (!srv->shutting_down)
-				warn_limited(l, "max_connections reached");
+			warn_limited(l, "max_connections reached");
 			refuse_socket(fd);
 			continue;
 		}

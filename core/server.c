@@ -121,7 +121,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (srv->shutting_down)
 		return;
 	log_notice("signal %d: closing %zu connections with 1001 and stopping", w->signum, srv->nclients);
-	srv->shutting_down = 1; /* from now on the listener answers 503 */
+	srv->shutting_down = 1; /* from now on new handshakes and /healthz get 503 */
 	for (struct chatd_client *c = srv->clients; c; c = c->next) {
 		if (c->established && !c->closing && !c->gone)
 			srv->closes_pending++;
