@@ -231,7 +231,8 @@ void listener_start(struct chatd_server *srv)
 	ev_io_start(srv->loop, &l->io);
 }
 
-void listener_stop(struct chatd_server *srv)
+/* Stop accepting; pending connections stay in the backlog. */
+static void listener_stop(struct chatd_server *srv)
 {
 	struct listener *l = srv->listener;
 	if (!l || !srv->loop)

@@ -19,8 +19,6 @@ int listener_open(struct chatd_server *srv, char *err, size_t errsz);
 /* Start accepting on srv->loop into the lws context's default vhost
  * (both must exist). */
 void listener_start(struct chatd_server *srv);
-/* Stop accepting (shutdown); pending connections stay in the backlog. */
-void listener_stop(struct chatd_server *srv);
 /* Stop and close the listening socket and the spare fd; frees the listener. */
 void listener_close(struct chatd_server *srv);
 /* An adopted socket was destroyed by lws: one fewer counts against max_connections. */

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,15 +71,13 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	 * close frame; one that stopped reading would never let its socket
 	 * drain, so it is dropped then (and its room hears it left). */
 	int64_t grace_over = ev.now_ms - CLOSE_GRACE_MS;
-	for (struct chatd_client *c = srv->clients, *next; c; c = next) {
-		next = c->next; /* dropping c unlinks it */
+	for (struct chatd_client *c = srv->clients; c; c = c->next) {
 		if (c->closing && c->close_started_ms < grace_over && srv->transport->drop) {
 			log_info("client %llu (%s) did not take its close frame in time: dropped",
 				 (unsigned long long)c->id, c->name);
 			c->close_started_ms = INT64_MAX; /* once */
-			srv->transport->drop(c);
-		}
-		else if ((c->rx_len || !c->rx_frame_done) && c->rx_started_ms < stale)
+			srv->transport->drop(c); /* the close follows on a later iteration */
+		} else if ((c->rx_len || !c->rx_frame_done) && c->rx_started_ms < stale)
 			client_close(c, 1008, "message not completed in time");
 	}
 	hooks_dispatch(&srv->hooks, CHATD_EV_TICK, &ev);

@@ -123,11 +123,12 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	return refuse_handshake(wsi, status, reason);
 }
 
-/* Write the WebSocket header of an unfragmented, unmasked text frame of len
- * bytes at out; returns the header length (2, 4 or 10). */
-static size_t ws_frame_header(unsigned char *out, size_t len)
+/* Write the WebSocket header of an unfragmented, unmasked frame with opcode
+ * (0x1 text, 0x8 close) and len bytes of payload at out; returns the header
+ * length (2, 4 or 10). */
+static size_t ws_frame_header(unsigned char *out, size_t len, unsigned char opcode)
 {
-	out[0] = 0x81; /* FIN + text */
+	out[0] = (unsigned char)(0x80 | opcode); /* FIN + opcode */
 	if (len < 126) {
 		out[1] = (unsigned char)len;
 		return 2;
@@ -165,7 +166,7 @@ static int ws_write_batch(struct chatd_server *srv, struct lws *wsi, struct chat
 	for (struct sendq_entry *e; (e = sendq_at(&c->q, n)); n++) {
 		if ((size_t)(p - start) + e->buf->len + 10 > WRITE_BATCH_BYTES)
 			break;
-		p += ws_frame_header(p, e->buf->len);
+		p += ws_frame_header(p, e->buf->len, 0x1);
 		memcpy(p, outbuf_payload(e->buf), e->buf->len);
 		p += e->buf->len;
 	}
@@ -189,8 +190,13 @@ static int ws_write_rounds(struct chatd_server *srv, struct lws *wsi, struct cha
 	return 0;
 }
 
-/* Drain c's queue in batches until it is empty, lws has to buffer, or
- * WRITE_ROUNDS batches went (then yield to other sockets). */
+/* Whether c is one of the clients closed with 1001 at shutdown, whose close
+ * frame ws.c writes itself (counted in srv->closes_pending). */
+static int ws_shutdown_close(const struct chatd_server *srv, const struct chatd_client *c)
+{
+	return srv->shutting_down && c->closing && c->close_code == 1001 && c->established;
+}
+
 /* Shutdown: write the 1001 close frame ourselves instead of closing through
  * lws. lws arms a timeout per closing connection, and its timeouts live in
  * one sorted list (lws_dll2_add_sorted): closing 19,000 connections at once
@@ -205,12 +211,11 @@ static int ws_write_shutdown_close(struct chatd_server *srv, struct lws *wsi, st
 		size_t rl = strlen(c->close_reason);
 		if (rl > 60)
 			rl = 60;
-		p[0] = 0x88; /* FIN + close */
-		p[1] = (unsigned char)(2 + rl);
-		p[2] = (unsigned char)(c->close_code >> 8);
-		p[3] = (unsigned char)c->close_code;
-		memcpy(p + 4, c->close_reason, rl);
-		if (lws_write(wsi, p, 4 + rl, LWS_WRITE_RAW) < 0)
+		size_t h = ws_frame_header(p, 2 + rl, 0x8);
+		p[h] = (unsigned char)(c->close_code >> 8);
+		p[h + 1] = (unsigned char)c->close_code;
+		memcpy(p + h + 2, c->close_reason, rl);
+		if (lws_write(wsi, p, h + 2 + rl, LWS_WRITE_RAW) < 0)
 			return -1;
 		c->close_sent = 1;
 		/* Read no more: the peer's close answer would make lws close the
@@ -229,10 +234,12 @@ static int ws_write_shutdown_close(struct chatd_server *srv, struct lws *wsi, st
 	return 0;
 }
 
+/* Drain c's queue in batches until it is empty, lws has to buffer, or
+ * WRITE_ROUNDS batches went (then yield to other sockets). */
 static int ws_writeable(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c)
 {
 	c->writing = 0;
-	if (c->closing && c->close_code == 1001 && srv->shutting_down && c->established)
+	if (ws_shutdown_close(srv, c))
 		return ws_write_shutdown_close(srv, wsi, c);
 	if (c->closing && (c->close_code == 1013 || c->close_code == 1001 || !c->q.count)) {
 		lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
@@ -259,8 +266,8 @@ void ws_flush_pending(struct chatd_server *srv)
 		if (!wsi || !c->writing)
 			continue;
 		if (!c->closing && !lws_partial_buffered(wsi) && ws_write_rounds(srv, wsi, c)) {
-			/* the socket failed: let lws find out and close it */
-			client_close(c, 1006, "write failed");
+			/* the socket failed: lws closes it; 1011, as 1006 may not be sent */
+			client_close(c, 1011, "write failed");
 			continue;
 		}
 		if (c->q.count || c->closing)
@@ -346,8 +353,7 @@ static void ws_closed(struct chatd_server *srv, struct session *s)
 	if (!c)
 		return;
 	s->client = NULL;
-	if (srv->shutting_down && c->closing && c->close_code == 1001 && c->established && c->close_sent < 2 &&
-	    srv->closes_pending)
+	if (ws_shutdown_close(srv, c) && c->close_sent < 2 && srv->closes_pending)
 		srv->closes_pending--;
 	chat_close(srv, c);
 	client_unref(c);

@@ -128,22 +128,6 @@ static void expect_error(struct testcore *tc, struct chatd_client *c, const char
 	json_decref(e);
 }
 
-/* Number of rows in messages of the database file at path (-1 on error). */
-static int count_rows(const char *path, const char *where)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	char sql[256];
-	int n = -1;
-	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM messages %s", where);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
-
 /* One integer from sql on the database file at path (-1 on error; NULL reads
  * as 0). A read-write connection: fts5vocab needs a temp table. */
 static int64_t db_int(const char *path, const char *sql)
@@ -157,6 +141,14 @@ static int64_t db_int(const char *path, const char *sql)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+/* Number of rows in messages of the database file at path (-1 on error). */
+static int count_rows(const char *path, const char *where)
+{
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM messages %s", where);
+	return (int)db_int(path, sql);
 }
 
 static void db_exec(const char *path, const char *sql)

@@ -185,7 +185,13 @@ class ChatdServer:
 
     # -- lifecycle ----------------------------------------------------------
 
+    # /healthz is polled this often while starting; ready_s is the time from
+    # start() to the first healthy answer (retries on a taken port included).
+    poll_s = 0.02
+    ready_s = None
+
     def start(self, attempts=5):
+        t0 = time.monotonic()
         self.tmp = tempfile.mkdtemp(prefix="chatd-it-")
         self.data_dir = os.path.join(self.tmp, "data")
         self.config_path = os.path.join(self.tmp, "chatd.conf")
@@ -214,6 +220,7 @@ class ChatdServer:
                                              cwd=self.tmp, preexec_fn=preexec if (main or nofile) else None)
             _live.add(self)
             if self._wait_healthy(5.0):
+                self.ready_s = time.monotonic() - t0
                 return self
             rc = self.proc.poll()
             last = self.stderr()
@@ -235,7 +242,7 @@ class ChatdServer:
                     return True
             except (OSError, AssertionError, ValueError):
                 pass
-            time.sleep(0.02)
+            time.sleep(self.poll_s)
         return False
 
     def send_signal(self, sig):

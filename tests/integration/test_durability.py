@@ -43,7 +43,8 @@ import threading
 import time
 import unittest
 
-from chatdtest import CHATD, HOST, PLUGIN_DIR, WEB_ROOT, ChatdServer, http_request, main, write_config
+from chatdtest import CHATD, HOST, PLUGIN_DIR, WEB_ROOT, ChatdServer, main, write_config
+from test_history import data_dir_server as history_server
 
 import wsclient
 
@@ -81,34 +82,10 @@ def integrity_of_copy(data, scratch):
 
 
 class TimedServer(ChatdServer):
-    """A ChatdServer that measures its start: from the spawn to the first
-    /healthz answer, polled every 2 ms (ready_s)."""
+    """A ChatdServer whose start is measured finely: /healthz polled every
+    2 ms, ready_s from start() to the first healthy answer."""
 
-    ready_s = None
-
-    def start(self, attempts=5):
-        self._t0 = time.monotonic()
-        return super().start(attempts)
-
-    def _wait_healthy(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                status, _, body = http_request(self.port, "/healthz", timeout=1.0)
-                if status == 200 and json.loads(body).get("status") == "ok":
-                    self.ready_s = time.monotonic() - self._t0
-                    return True
-            except (OSError, AssertionError, ValueError):
-                pass
-            time.sleep(0.002)
-        return False
-
-
-def history_server(data_dir, options=None, cls=ChatdServer, log_level="info"):
-    """A server (not started) on data_dir with the history plugin."""
-    return cls({"plugin history": dict(options or {})}, log_level=log_level, extra_args=("-D", data_dir))
+    poll_s = 0.002
 
 
 def read_history(ws, page=200):
@@ -204,7 +181,7 @@ class DurabilityBase(unittest.TestCase):
         return path
 
     def start(self, data_dir, options=None, cls=ChatdServer):
-        srv = history_server(data_dir, options, cls)
+        srv = history_server(data_dir, options, cls, log_level="info")
         self.servers.append(srv)
         self.addCleanup(srv.cleanup)
         self.addCleanup(srv.kill)
@@ -706,7 +683,7 @@ class StartupFaultTest(DurabilityBase):
     def setUpClass(cls):
         cls.template = tempfile.mkdtemp(prefix="chatd-dur-template-")
         cls.addClassCleanup(shutil.rmtree, cls.template, True)
-        srv = history_server(cls.template)
+        srv = history_server(cls.template, log_level="info")
         try:
             srv.start()
             ws = srv.connect("start", "Starter")

@@ -18,10 +18,10 @@ import time
 from chatdtest import ChatdServer, ChatdTestCase, main
 
 
-def data_dir_server(data_dir, options=None, log_level="notice"):
-    """A server (not started) whose data directory is data_dir (-D given last wins)."""
-    return ChatdServer({"plugin history": dict(options or {})}, log_level=log_level,
-                       extra_args=("-D", data_dir))
+def data_dir_server(data_dir, options=None, cls=ChatdServer, log_level="notice"):
+    """A server of class cls (not started) with the history plugin (options)
+    and data_dir as its data directory (-D given last wins)."""
+    return cls({"plugin history": dict(options or {})}, log_level=log_level, extra_args=("-D", data_dir))
 
 
 def read_history(ws, room, page=200):
