@@ -19,13 +19,28 @@
 #include "testcore.h"
 
 /* A core with the history plugin and extra option lines (may be ""). */
-static struct testcore *hist_new(const char *options) { return plugin_core("history", options); }
+/* options, with commit_delay = 0 first unless they set it: the suites
+ * drive the loop by hand, one tc_idle being one iteration that commits. */
+static const char *commit_now(const char *options, char *buf, size_t n)
+{
+	if (strstr(options, "commit_delay"))
+		return options;
+	snprintf(buf, n, "commit_delay = 0\n%s", options);
+	return buf;
+}
+
+static struct testcore *hist_new(const char *options)
+{
+	char buf[1024];
+	return plugin_core("history", commit_now(options, buf, sizeof buf));
+}
 
 /* A core whose data directory is dir (kept across tc_free). */
 static struct testcore *hist_new_in(const char *dir, const char *options)
 {
-	char cfg[1024];
-	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n%s", dir, options);
+	char cfg[2048], buf[1024];
+	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n%s", dir,
+		 commit_now(options, buf, sizeof buf));
 	struct testcore *tc = tc_new(cfg);
 	ck_assert_ptr_nonnull(tc);
 	return tc;
@@ -249,6 +264,46 @@ START_TEST(acknowledged_only_after_commit)
 	ck_assert_int_eq(metric(tc, "store_failed"), 0);
 	tc_idle(tc); /* nothing queued: no empty transaction */
 	ck_assert_int_eq(metric(tc, "batches"), 1);
+	tc_free(tc);
+}
+END_TEST
+
+static double seconds_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* commit_delay: iterations before the oldest message waited that long add
+ * to the same commit; the timer wakes the loop for it; a full queue
+ * (1024) commits at once. */
+START_TEST(group_commit_waits_for_the_delay_or_a_full_queue)
+{
+	struct testcore *tc = hist_new("commit_delay = 300\n");
+	char path[512];
+	snprintf(path, sizeof path, "%s/history.db", tc->data_dir);
+	struct chatd_client *a = tc_connect(tc, "r", "Alice", NULL);
+	tc_drain(a);
+	tc_send(tc, a, "{\"text\":\"one\"}");
+	tc_idle(tc);
+	tc_send(tc, a, "{\"text\":\"two\"}");
+	tc_idle(tc);
+	ck_assert_int_eq(count_rows(path, ""), 0); /* still gathering */
+	ck_assert_uint_eq(tc_pending(a), 0);
+	double t0 = seconds_now();
+	tc_run(tc, 1000); /* the commit timer fires after about 300 ms */
+	tc_idle(tc);
+	ck_assert(seconds_now() - t0 >= 0.25);
+	ck_assert_int_eq(count_rows(path, ""), 2);
+	ck_assert_int_eq(metric(tc, "batches"), 1);
+	ck_assert_uint_eq(tc_pending(a), 2);
+	tc_drain(a);
+	for (int i = 0; i < 1024; i++)
+		tc_send(tc, a, "{\"text\":\"many\"}");
+	tc_idle(tc);
+	ck_assert_int_eq(count_rows(path, ""), 2 + 1024); /* full: no wait */
+	ck_assert_int_eq(metric(tc, "batches"), 2);
 	tc_free(tc);
 }
 END_TEST
@@ -724,6 +779,8 @@ START_TEST(bad_options_fail_init)
 	expect_init_error("[plugin history]\nbusy_timeout = 10s\n", "option 'busy_timeout'", NULL);
 	expect_init_error("[plugin history]\nmax_replay_bytes = 100\n", "option 'max_replay_bytes'", NULL);
 	expect_init_error("[plugin history]\nsearch_budget = 0\n", "option 'search_budget'", NULL);
+	expect_init_error("[plugin history]\ncommit_delay = -1\n", "option 'commit_delay': must be an integer from 0",
+			  NULL);
 	/* a smaller max_replay lowers the default replay instead of failing */
 	struct testcore *tc = hist_new("max_replay = 10\nsynchronous = full\nbusy_timeout = 0\n");
 	tc_free(tc);
@@ -737,7 +794,7 @@ START_TEST(unusable_database_fails_init_naming_the_file)
 	/* a directory where the database file should be */
 	snprintf(path, sizeof path, "%s/history.db", dir);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n", dir);
+	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncommit_delay = 0\n", dir);
 	snprintf(want, sizeof want, "history database %s: ", path);
 	expect_init_error(cfg, "test.conf:3: plugin history: ", want);
 	/* a file that is not a database (corrupt) */
@@ -758,7 +815,7 @@ START_TEST(unusable_database_fails_init_naming_the_file)
 	if (geteuid() != 0) { /* root writes anywhere */
 		snprintf(path, sizeof path, "%s/ro", dir);
 		ck_assert_int_eq(mkdir(path, 0500), 0);
-		snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n", path);
+		snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncommit_delay = 0\n", path);
 		snprintf(want, sizeof want, "history database %s/history.db: ", path);
 		expect_init_error(cfg, want, NULL);
 	}
@@ -778,18 +835,11 @@ START_TEST(newer_schema_is_refused)
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
-	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n", dir);
+	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncommit_delay = 0\n", dir);
 	expect_init_error(cfg, path, "schema version 99 is newer");
 	remove_dir(dir);
 }
 END_TEST
-
-static double seconds_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 START_TEST(store_failure_delivers_and_tells_sender)
 {
@@ -1088,7 +1138,7 @@ START_TEST(index_watermark_survives_kill_9)
 	char dir[64], path[128], cfg[256], ids[64], marks[128] = "";
 	make_temp_dir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/history.db", dir);
-	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncheck_max_mb = 0\n", dir);
+	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncommit_delay = 0\ncheck_max_mb = 0\n", dir);
 	tc_free(hist_new_in(dir, ""));
 	insert_unindexed(path, "r", 1, ROWS, "crash");
 	int64_t last = 0;
@@ -1238,6 +1288,7 @@ int main(void)
 	Suite *s = suite_create("history");
 	TCase *tc = tcase_create("history");
 	tcase_add_test(tc, acknowledged_only_after_commit);
+	tcase_add_test(tc, group_commit_waits_for_the_delay_or_a_full_queue);
 	tcase_add_test(tc, replay_on_join_oldest_first_before_live);
 	tcase_add_test(tc, replay_zero_is_off_but_since_still_works);
 	tcase_add_test(tc, since_replay_has_no_gap_and_no_duplicate_at_the_seam);

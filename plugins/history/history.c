@@ -11,12 +11,16 @@
  *   busy_timeout = 100         ms to wait for a database locked by another process
  *   search_budget = 20         ms one search may take (then it answers what it found)
  *   check_max_mb = 64          PRAGMA quick_check at start up to this size (0 = never)
+ *   commit_delay = 2           ms a message may wait for others to share its commit (0 = none)
  *
  * Durability: the STORE hook holds each message (api->hold_keep) and queues
  * it; LOOP_IDLE writes the whole queue in one transaction and only then
  * releases the messages, so a message is fanned out and echoed to its sender
  * (its acknowledgement) only once it is committed. A failed commit releases
  * them with ok = 0: they are delivered and their senders get "not_stored".
+ * Group commit: a commit costs far more than a row, so LOOP_IDLE lets the
+ * queue gather for up to commit_delay ms after its oldest message arrived
+ * (a one-shot timer wakes the loop then), or until COMMIT_BATCH_MAX wait.
  *
  * Faults at run time (full disk, a file system gone read-only, a damaged
  * file): writes fail as above, reads answer "internal"; chat goes on, each
@@ -61,6 +65,7 @@
 #define INDEX_BACKLOG_MAX 1024 /* from this many waiting, batches run in storing iterations too */
 #define INDEX_RETRY_MS 1000    /* after a failed batch */
 #define SEARCH_INDEX_ROWS 512  /* rows per batch when a search catches the index up */
+#define COMMIT_BATCH_MAX 1024  /* commit at once with this many queued, whatever commit_delay */
 
 struct history_options {
 	char file[1024];
@@ -72,6 +77,7 @@ struct history_options {
 	int64_t busy_timeout_ms;
 	int64_t search_budget_ms;
 	int64_t check_max_mb;
+	int64_t commit_delay_ms;
 };
 
 /* A held message waiting for the next commit. */
@@ -101,6 +107,9 @@ struct history {
 				   * (one-shot: the core frees it after it fires, and
 				   * cancels it before cleanup) */
 	int64_t index_timer_due;  /* monotonic ms it fires at */
+	int64_t oldest_queued_ms; /* monotonic ms the oldest queued message arrived */
+	chatd_timer *commit_timer; /* wakes the loop for a delayed commit; NULL when none
+				    * (one-shot, like index_timer) */
 };
 
 /* ---- options ---- */
@@ -165,6 +174,8 @@ static int parse_option(struct history *h, const struct chatd_option *opt)
 		return option_int(h, opt, 1, 10000, &o->search_budget_ms);
 	if (!strcmp(opt->key, "check_max_mb"))
 		return option_int(h, opt, 0, 1 << 20, &o->check_max_mb);
+	if (!strcmp(opt->key, "commit_delay"))
+		return option_int(h, opt, 0, 1000, &o->commit_delay_ms);
 	h->api->option_error(h->self, opt, "unknown option");
 	return -1;
 }
@@ -181,6 +192,7 @@ static int parse_options(struct history *h, const struct chatd_option *opts, int
 	o->busy_timeout_ms = 100;
 	o->search_budget_ms = 20;
 	o->check_max_mb = 64;
+	o->commit_delay_ms = 2;
 	for (int i = 0; i < nopts; i++) {
 		if (parse_option(h, &opts[i]))
 			return -1;
@@ -283,7 +295,8 @@ static int queue_message(struct history *h, const struct chatd_store_event *ev, 
 	m->id = ev->id;
 	m->ts = ev->ts;
 	m->held = h->api->hold_keep(ev->held);
-	h->nq++;
+	if (!h->nq++)
+		h->oldest_queued_ms = h->api->monotonic_ms();
 	return 0;
 }
 
@@ -575,12 +588,44 @@ static int on_store(int event_id, void *event, void *userdata)
 	return CHATD_OK;
 }
 
+static void on_commit_timer(chatd_timer *t, void *userdata)
+{
+	struct history *h = userdata;
+	(void)t;
+	h->commit_timer = NULL; /* waking the loop is the point: LOOP_IDLE commits */
+}
+
+/*
+ * Whether the queue should be committed in this iteration: it is full, its
+ * oldest message waited commit_delay ms, or no timer can wake the loop
+ * later. Otherwise makes sure the loop wakes when the delay is over.
+ */
+static int commit_due(struct history *h)
+{
+	if (!h->nq)
+		return 0;
+	int64_t waited = h->api->monotonic_ms() - h->oldest_queued_ms;
+	if (h->nq >= COMMIT_BATCH_MAX || waited >= h->opt.commit_delay_ms)
+		return 1;
+	if (!h->commit_timer)
+		h->commit_timer = h->api->timer_add(h->self, h->opt.commit_delay_ms - waited, 0, on_commit_timer, h);
+	return !h->commit_timer; /* NULL without a loop (chatd -t) */
+}
+
 static int on_loop_idle(int event_id, void *event, void *userdata)
 {
 	struct history *h = userdata;
-	int stored = h->nq > 0;
 	(void)event_id, (void)event;
-	flush_batch(h);
+	int stored = commit_due(h);
+	if (stored) {
+		if (h->commit_timer) {
+			h->api->timer_cancel(h->commit_timer);
+			h->commit_timer = NULL;
+		}
+		flush_batch(h);
+	} else if (h->nq) {
+		return CHATD_OK; /* the commit timer wakes the loop; indexing waits for it */
+	}
 	index_in_background(h, stored);
 	return CHATD_OK;
 }
