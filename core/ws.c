@@ -6,6 +6,7 @@
 #include "listener.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,30 @@ static size_t ws_frame_header(unsigned char *out, size_t len, unsigned char opco
 	return 10;
 }
 
+/*
+ * Write len raw bytes at buf (LWS_PRE bytes before it writable) to wsi's
+ * socket. When lws holds nothing buffered for it, send() them directly:
+ * lws_write would reach the same send() through lws_issue_raw and its
+ * bookkeeping (about 5% of the loop's CPU under fan-out). What the kernel
+ * does not take goes through lws_write, which buffers it and asks for
+ * WRITEABLE; from then on lws writes until its buffer is out. Plain TCP
+ * only (chatd has no TLS listener). Returns 0, or -1 when the socket failed.
+ */
+static int ws_send_raw(struct lws *wsi, unsigned char *buf, size_t len)
+{
+	size_t sent = 0;
+	if (!lws_partial_buffered(wsi)) {
+		ssize_t w = send(lws_get_socket_fd(wsi), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (w > 0)
+			sent = (size_t)w;
+		if (sent == len)
+			return 0;
+	}
+	return lws_write(wsi, buf + sent, len - sent, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
 /* Send the queued frames that fit in one batch with a single write: each is
  * framed here and copied after the previous one, then the whole batch goes
  * out as raw bytes (lws buffers whatever the socket does not take). A frame
@@ -170,7 +195,7 @@ static int ws_write_batch(struct chatd_server *srv, struct lws *wsi, struct chat
 		memcpy(p, outbuf_payload(e->buf), e->buf->len);
 		p += e->buf->len;
 	}
-	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_RAW) < 0)
+	if (ws_send_raw(wsi, start, (size_t)(p - start)) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		sendq_pop(&c->q);
