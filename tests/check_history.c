@@ -18,7 +18,6 @@
 #include "http.h"
 #include "testcore.h"
 
-/* A core with the history plugin and extra option lines (may be ""). */
 /* options, with commit_delay = 0 first unless they set it: the suites
  * drive the loop by hand, one tc_idle being one iteration that commits. */
 static const char *commit_now(const char *options, char *buf, size_t n)
@@ -29,6 +28,7 @@ static const char *commit_now(const char *options, char *buf, size_t n)
 	return buf;
 }
 
+/* A core with the history plugin and extra option lines (may be ""). */
 static struct testcore *hist_new(const char *options)
 {
 	char buf[1024];
@@ -794,7 +794,7 @@ START_TEST(unusable_database_fails_init_naming_the_file)
 	/* a directory where the database file should be */
 	snprintf(path, sizeof path, "%s/history.db", dir);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncommit_delay = 0\n", dir);
+	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n", dir);
 	snprintf(want, sizeof want, "history database %s: ", path);
 	expect_init_error(cfg, "test.conf:3: plugin history: ", want);
 	/* a file that is not a database (corrupt) */
@@ -815,7 +815,7 @@ START_TEST(unusable_database_fails_init_naming_the_file)
 	if (geteuid() != 0) { /* root writes anywhere */
 		snprintf(path, sizeof path, "%s/ro", dir);
 		ck_assert_int_eq(mkdir(path, 0500), 0);
-		snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncommit_delay = 0\n", path);
+		snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n", path);
 		snprintf(want, sizeof want, "history database %s/history.db: ", path);
 		expect_init_error(cfg, want, NULL);
 	}
@@ -835,7 +835,7 @@ START_TEST(newer_schema_is_refused)
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
-	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\ncommit_delay = 0\n", dir);
+	snprintf(cfg, sizeof cfg, "[server]\ndata_dir = %s\n[plugin history]\n", dir);
 	expect_init_error(cfg, path, "schema version 99 is newer");
 	remove_dir(dir);
 }
