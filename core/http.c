@@ -112,12 +112,14 @@ char *http_metrics_text(struct chatd_server *srv)
 		"# HELP chatd_refused_total Connections answered 503 before any request was read.\n"
 		"# TYPE chatd_refused_total counter\n"
 		"chatd_refused_total{reason=\"max_connections\"} %llu\n"
-		"chatd_refused_total{reason=\"out_of_fds\"} %llu\n",
+		"chatd_refused_total{reason=\"out_of_fds\"} %llu\n"
+		"# HELP chatd_loop_load_percent Share of the last 100 ms the event loop spent working.\n"
+		"# TYPE chatd_loop_load_percent gauge\nchatd_loop_load_percent %d\n",
 		srv->nclients, srv->nrooms_live, (unsigned long long)st->connections_total,
 		(unsigned long long)st->messages_in, (unsigned long long)st->messages_out,
 		(unsigned long long)st->frames_dropped, (unsigned long long)st->slow_closed,
 		(unsigned long long)st->errors_sent, (unsigned long long)st->handshakes_denied, srv->nsockets,
-		(unsigned long long)st->refused_full, (unsigned long long)st->refused_no_fds);
+		(unsigned long long)st->refused_full, (unsigned long long)st->refused_no_fds, srv->loop_load_pct);
 	appendf(&b, &len, &cap, "# HELP chatd_plugin_counter Counters kept by plugins.\n"
 				"# TYPE chatd_plugin_counter counter\n");
 	for (int i = 0; i < srv->nplugins; i++) {

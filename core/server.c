@@ -35,9 +35,57 @@ struct loop_watchers {
 	ev_signal sigterm, sigint;
 	ev_timer tick, drain;
 	ev_prepare idle;
+	ev_check woke;
 	double drain_deadline;
+	/* The loop's load (loop_load_measure, result in srv->loop_load_pct):
+	 * when this iteration woke, the current window's start and its busy
+	 * time (seconds, monotonic). */
+	double woke_at, window_start, window_busy;
 	struct chatd_server *srv;
 };
+
+/* Length of the window over which the loop's load is measured. */
+#define LOAD_WINDOW_S 0.1
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ev_check: the loop just came back from poll; its work starts now. */
+static void on_woke(struct ev_loop *loop, ev_check *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct loop_watchers *lw = w->data;
+	lw->woke_at = monotonic_s();
+}
+
+/*
+ * At the end of an iteration: add its busy time (wake-up to now) to the
+ * window, and once the window is LOAD_WINDOW_S long, turn it into
+ * srv->loop_load_pct (the share of wall time the loop worked, not waited).
+ */
+static void loop_load_measure(struct loop_watchers *lw)
+{
+	double now = monotonic_s();
+	if (lw->woke_at > 0)
+		lw->window_busy += now - lw->woke_at;
+	lw->woke_at = 0;
+	if (lw->window_start <= 0) {
+		lw->window_start = now;
+		return;
+	}
+	double span = now - lw->window_start;
+	if (span < LOAD_WINDOW_S)
+		return;
+	int pct = (int)(100.0 * lw->window_busy / span + 0.5);
+	lw->srv->loop_load_pct = pct > 100 ? 100 : pct;
+	lw->window_start = now;
+	lw->window_busy = 0;
+}
 
 /* A closing client's grace to take its last frames and the close frame. */
 #define CLOSE_GRACE_MS 3000
@@ -89,11 +137,12 @@ static void on_idle(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)revents;
 	struct loop_watchers *lw = w->data;
 	if (hooks_any(&lw->srv->hooks, CHATD_EV_LOOP_IDLE)) {
-		struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms() };
+		struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms(), .loop_load_pct = lw->srv->loop_load_pct };
 		hooks_dispatch(&lw->srv->hooks, CHATD_EV_LOOP_IDLE, &ev);
 	}
 	/* after the hooks: what they released (history acks) goes out too */
 	ws_flush_pending(lw->srv);
+	loop_load_measure(lw);
 }
 
 /* While shutting down: stop the loop once every client has its 1001 close
@@ -220,11 +269,13 @@ int server_run(struct chatd_server *srv)
 	ev_signal_init(&lw.sigint, on_signal, SIGINT);
 	ev_timer_init(&lw.tick, on_tick, 1.0, 1.0);
 	ev_prepare_init(&lw.idle, on_idle);
-	lw.sigterm.data = lw.sigint.data = lw.tick.data = lw.idle.data = &lw;
+	ev_check_init(&lw.woke, on_woke);
+	lw.sigterm.data = lw.sigint.data = lw.tick.data = lw.idle.data = lw.woke.data = &lw;
 	ev_signal_start(srv->loop, &lw.sigterm);
 	ev_signal_start(srv->loop, &lw.sigint);
 	ev_timer_start(srv->loop, &lw.tick);
 	ev_prepare_start(srv->loop, &lw.idle);
+	ev_check_start(srv->loop, &lw.woke);
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("chatd %s listening on port %d, web root %s, %d plugin(s)", PACKAGE_VERSION, srv->listen_port,
 		   srv->cfg.web_root, srv->nplugins);
@@ -239,6 +290,7 @@ int server_run(struct chatd_server *srv)
 	/* One last idle pass flushes what plugins batched (history commits). */
 	on_idle(srv->loop, &lw.idle, 0);
 	ev_prepare_stop(srv->loop, &lw.idle);
+	ev_check_stop(srv->loop, &lw.woke);
 	return 0;
 }
 

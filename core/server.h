@@ -127,6 +127,7 @@ struct chatd_server {
 	struct lingering *lingering; /* closed sockets still draining (linger.c) */
 	size_t nlingering;
 	size_t closes_pending;      /* shutdown: 1001 frames not yet flushed to the kernel */
+	int loop_load_pct;          /* share of the last 100 ms window the loop worked (server.c) */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

@@ -1005,6 +1005,37 @@ START_TEST(messages_are_indexed_lazily_and_found_before)
 }
 END_TEST
 
+/* Live chat first: no index batch while the core says the loop is 75% busy
+ * or more; the same backlog is indexed in the first iteration below that. */
+START_TEST(index_waits_while_the_loop_is_busy)
+{
+	char dir[64], path[128];
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	struct testcore *tc = hist_new_in(dir, "");
+	struct chatd_client *a = tc_connect(tc, "r", "Alice", NULL);
+	say_many(tc, a, "msg busy", 300);
+	tc_idle_loaded(tc, 90); /* stores the 300 */
+	ck_assert_int_eq(count_rows(path, ""), 300);
+	for (int i = 0; i < 5; i++)
+		tc_idle_loaded(tc, i ? 75 : 100);
+	ck_assert_int_eq(watermark(path), 0);
+	ck_assert_int_eq(metric(tc, "indexed"), 0);
+	tc_idle_loaded(tc, 74); /* a full batch is waiting: it goes in at once */
+	int64_t wm = check_index(path, "msg");
+	ck_assert_int_gt(wm, 0);
+	ck_assert_int_le(wm, 256);
+	/* the rest (fewer than a batch) waits for 100 ms without messages */
+	sleep_ms(150);
+	for (int i = 0; i < 20 && watermark(path) < 300; i++)
+		tc_idle_loaded(tc, 10);
+	ck_assert_int_eq(check_index(path, "msg"), 300);
+	ck_assert_int_eq(metric(tc, "indexed"), 300);
+	tc_free(tc);
+	remove_dir(dir);
+}
+END_TEST
+
 START_TEST(search_catches_up_within_its_budget_or_says_incomplete)
 {
 	char dir[64], path[128], ids[64];
@@ -1310,6 +1341,7 @@ int main(void)
 	TCase *lazy = tcase_create("lazy index");
 	tcase_set_timeout(lazy, 60); /* thousands of rows indexed; slow under sanitizers */
 	tcase_add_test(lazy, messages_are_indexed_lazily_and_found_before);
+	tcase_add_test(lazy, index_waits_while_the_loop_is_busy);
 	tcase_add_test(lazy, search_catches_up_within_its_budget_or_says_incomplete);
 	tcase_add_test(lazy, schema_version_1_is_migrated_keeping_data_and_index);
 	tcase_add_test(lazy, index_watermark_survives_kill_9);

@@ -139,7 +139,12 @@ void tc_tick(struct testcore *tc)
 
 void tc_idle(struct testcore *tc)
 {
-	struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms() };
+	tc_idle_loaded(tc, 0);
+}
+
+void tc_idle_loaded(struct testcore *tc, int load_pct)
+{
+	struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms(), .loop_load_pct = load_pct };
 	hooks_dispatch(&tc->srv.hooks, CHATD_EV_LOOP_IDLE, &ev);
 }
 

@@ -52,6 +52,8 @@ void tc_disconnect(struct testcore *tc, struct chatd_client *c);
 /* Dispatch one TICK / one LOOP_IDLE event. */
 void tc_tick(struct testcore *tc);
 void tc_idle(struct testcore *tc);
+/* One LOOP_IDLE event that reports the loop load_pct (0-100) busy; tc_idle reports 0. */
+void tc_idle_loaded(struct testcore *tc, int load_pct);
 /* Run the event loop (plugin timers) for about ms milliseconds. */
 void tc_run(struct testcore *tc, int ms);
 

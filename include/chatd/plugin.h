@@ -173,7 +173,12 @@ struct chatd_plain_event {
 	size_t size;
 	chatd_client *client;      /* borrowed: DISCONNECT only, else NULL */
 	int64_t now_ms;
-	void *reserved[8];
+	/* LOOP_IDLE only: the share of wall time (0-100) the event loop spent
+	 * working rather than waiting for events over its last 100 ms window;
+	 * near 100 the loop is saturated and batches by itself. 0 elsewhere and
+	 * from cores older than this field (it took a reserved slot). */
+	int64_t loop_load_pct;
+	void *reserved[7];
 };
 
 /*

@@ -6,11 +6,17 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* Least time between the end of a checkpoint and the start of the next:
+ * a kick at every commit must not make the thread copy hot pages again
+ * and again. */
+#define CHECKPOINT_GAP_MS 20
+
 struct checkpointer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stopping;        /* under lock */
+	int kicked;          /* under lock: a checkpoint is wanted now */
 	int interval_ms;
 	sqlite3 *db;         /* used by the thread only, until it is joined */
 };
@@ -32,11 +38,15 @@ static void *checkpoint_loop(void *arg)
 	pthread_mutex_lock(&cp->lock);
 	while (!cp->stopping) {
 		struct timespec until;
-		deadline_after(&until, cp->interval_ms);
+		deadline_after(&until, CHECKPOINT_GAP_MS);
 		while (!cp->stopping && pthread_cond_timedwait(&cp->wake, &cp->lock, &until) != ETIMEDOUT)
+			;
+		deadline_after(&until, cp->interval_ms - CHECKPOINT_GAP_MS);
+		while (!cp->stopping && !cp->kicked && pthread_cond_timedwait(&cp->wake, &cp->lock, &until) != ETIMEDOUT)
 			;
 		if (cp->stopping)
 			break;
+		cp->kicked = 0;
 		pthread_mutex_unlock(&cp->lock);
 		/* Errors (a full disk, a read-only file) are the writer's to
 		 * report: a checkpoint that fails leaves the WAL as it was. */
@@ -53,7 +63,7 @@ struct checkpointer *checkpointer_start(const char *path, int interval_ms)
 	struct checkpointer *cp = calloc(1, sizeof *cp);
 	if (!cp)
 		return NULL;
-	cp->interval_ms = interval_ms > 0 ? interval_ms : 500;
+	cp->interval_ms = interval_ms > CHECKPOINT_GAP_MS ? interval_ms : 500;
 	if (sqlite3_open_v2(path, &cp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail_db;
 	sqlite3_busy_timeout(cp->db, 0);
@@ -81,6 +91,16 @@ fail_db:
 	sqlite3_close(cp->db);
 	free(cp);
 	return NULL;
+}
+
+void checkpointer_kick(struct checkpointer *cp)
+{
+	pthread_mutex_lock(&cp->lock);
+	if (!cp->kicked) {
+		cp->kicked = 1;
+		pthread_cond_signal(&cp->wake);
+	}
+	pthread_mutex_unlock(&cp->lock);
 }
 
 void checkpointer_stop(struct checkpointer *cp)

@@ -5,7 +5,8 @@
  * file and fsynced on the loop thread, a stall of tens of milliseconds every
  * few seconds under load. Here a thread with its own connection runs a
  * PASSIVE checkpoint (it never waits for, or blocks, the writer) every
- * interval, and the writer's automatic checkpoints are turned off. */
+ * interval, or sooner when the writer kicks it (a WAL grown past a few MB),
+ * and the writer's automatic checkpoints are turned off. */
 #ifndef CHATD_HISTORY_CHECKPOINTER_H
 #define CHATD_HISTORY_CHECKPOINTER_H
 
@@ -15,6 +16,10 @@ struct checkpointer;
  * thread, checkpointing every interval_ms. New, or NULL when it could not
  * start (then the caller keeps SQLite's automatic checkpoints). */
 struct checkpointer *checkpointer_start(const char *path, int interval_ms);
+/* Ask for a checkpoint now (the writer, after a commit that left a long
+ * WAL). Cheap: a mutex and a signal; a thread that checkpointed less than
+ * CHECKPOINT_GAP_MS ago runs the next one that much later. cp is borrowed. */
+void checkpointer_kick(struct checkpointer *cp);
 /* Stop the thread (waits for a checkpoint in progress), close its
  * connection and free cp (steals; NULL is fine). */
 void checkpointer_stop(struct checkpointer *cp);

@@ -33,9 +33,12 @@
  * INDEX_BATCH_ROWS rows and about INDEX_BATCH_US, only in a loop iteration
  * that stored nothing: at once when INDEX_BATCH_ROWS are waiting, else once
  * no message was stored for INDEX_QUIET_MS (a one-shot timer wakes the loop
- * for it); from INDEX_BACKLOG_MAX waiting, also in iterations that store. A
- * search first indexes what is missing, for up to half its budget, and says
- * "incomplete" when messages of its room are still not indexed.
+ * for it); from INDEX_BACKLOG_MAX waiting, also in iterations that store.
+ * Never while the loop is INDEX_MAX_LOAD_PCT busy or more (the core's
+ * loop_load_pct): live chat first; the index catches up once the load
+ * drops. A search first indexes what is missing, for up to half its
+ * budget, and says "incomplete" when messages of its room are still not
+ * indexed.
  *
  * No gap and no duplicate at a reconnect's seam: rows reach the database
  * only inside LOOP_IDLE, which commits before it returns, so any query run
@@ -64,6 +67,8 @@
 #define INDEX_QUIET_MS 100     /* a smaller backlog waits until no message was stored for this long */
 #define INDEX_BACKLOG_MAX 1024 /* from this many waiting, batches run in storing iterations too */
 #define INDEX_RETRY_MS 1000    /* after a failed batch */
+#define INDEX_MAX_LOAD_PCT 75  /* no batch while the loop is this busy or more */
+#define INDEX_LOAD_RETRY_MS 100 /* then look again this much later */
 #define SEARCH_INDEX_ROWS 512  /* rows per batch when a search catches the index up */
 #define COMMIT_BATCH_MAX 1024  /* commit at once with this many queued, whatever commit_delay */
 
@@ -446,12 +451,13 @@ static void wake_in(struct history *h, int64_t now, int64_t delay_ms)
 
 /*
  * After the write batch of a loop iteration (stored: whether it had
- * messages): index one batch when one is due, and have the loop woken for
- * the next one. Live chat goes first: a batch runs in an iteration that
- * stored nothing, unless INDEX_BACKLOG_MAX are waiting; fewer than
- * INDEX_BATCH_ROWS wait for INDEX_QUIET_MS without messages.
+ * messages; load_pct: how busy the loop is): index one batch when one is
+ * due, and have the loop woken for the next one. Live chat goes first: no
+ * batch while the loop is INDEX_MAX_LOAD_PCT busy; a batch runs in an
+ * iteration that stored nothing, unless INDEX_BACKLOG_MAX are waiting;
+ * fewer than INDEX_BATCH_ROWS wait for INDEX_QUIET_MS without messages.
  */
-static void index_in_background(struct history *h, int stored)
+static void index_in_background(struct history *h, int stored, int64_t load_pct)
 {
 	int64_t now = h->api->monotonic_ms();
 	if (stored)
@@ -459,6 +465,12 @@ static void index_in_background(struct history *h, int stored)
 	int64_t backlog = hstore_unindexed(h->db);
 	if (!backlog)
 		return;
+	if (load_pct >= INDEX_MAX_LOAD_PCT) {
+		/* a loop this busy wakes up by itself; the timer covers the
+		 * case where the load stops right after this iteration */
+		wake_in(h, now, INDEX_LOAD_RETRY_MS);
+		return;
+	}
 	if (now >= h->index_retry_ms && (!stored || backlog >= INDEX_BACKLOG_MAX) &&
 	    (backlog >= INDEX_BATCH_ROWS || now - h->last_store_ms >= INDEX_QUIET_MS)) {
 		index_batch(h, INDEX_BATCH_ROWS, INDEX_BATCH_US);
@@ -615,7 +627,8 @@ static int commit_due(struct history *h)
 static int on_loop_idle(int event_id, void *event, void *userdata)
 {
 	struct history *h = userdata;
-	(void)event_id, (void)event;
+	const struct chatd_plain_event *ev = event;
+	(void)event_id;
 	int stored = commit_due(h);
 	if (stored) {
 		if (h->commit_timer) {
@@ -626,7 +639,7 @@ static int on_loop_idle(int event_id, void *event, void *userdata)
 	} else if (h->nq) {
 		return CHATD_OK; /* the commit timer wakes the loop; indexing waits for it */
 	}
-	index_in_background(h, stored);
+	index_in_background(h, stored, ev->loop_load_pct);
 	return CHATD_OK;
 }
 

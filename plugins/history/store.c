@@ -119,6 +119,10 @@ static const char *const migrations[HSTORE_SCHEMA_VERSION + 1] = {
 
 /* How often the checkpointer thread copies the WAL into the database. */
 #define CHECKPOINT_INTERVAL_MS 500
+/* WAL frames (pages) after which the writer asks the thread for a
+ * checkpoint at once: it copies a few MB at a time, and one that catches
+ * up with the end of the WAL lets the next commit start the WAL over. */
+#define WAL_KICK_FRAMES 1000
 /* WAL frames (pages) after which the writer finishes a checkpoint itself. */
 #define WAL_RESTART_FRAMES 4000
 
@@ -406,16 +410,20 @@ fail:
 }
 
 /* sqlite3_wal_hook, after every commit while the checkpointer runs. Its
- * checkpoints run while this connection keeps appending, so they never
- * catch up with the end of the WAL, and SQLite starts the WAL over only
- * after a checkpoint that did: the file would grow without bound under
- * steady load. Past WAL_RESTART_FRAMES this connection checkpoints once
- * itself, which copies only what the thread has not copied yet. */
+ * checkpoints run while this connection keeps appending, and SQLite starts
+ * the WAL over only after a checkpoint that caught up with its end: under
+ * steady load the file could grow without bound. Past WAL_KICK_FRAMES the
+ * thread is asked to checkpoint at once (a few MB each time, short enough
+ * to catch up between two commits); past WAL_RESTART_FRAMES this
+ * connection checkpoints once itself, which copies only what the thread
+ * has not copied yet, but stalls the loop for its fsyncs (5-20 ms). */
 static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	(void)arg;
+	struct hstore *s = arg;
 	if (frames >= WAL_RESTART_FRAMES)
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	else if (frames >= WAL_KICK_FRAMES)
+		checkpointer_kick(s->ckpt);
 	return SQLITE_OK;
 }
 

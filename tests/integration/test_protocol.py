@@ -435,6 +435,16 @@ class ProtocolTest(ChatdTestCase):
             self.assertRegex(text, r"(?m)^%s \d+$" % name)
         self.assertGreaterEqual(int(re.search(r"(?m)^chatd_connections (\d+)$", text).group(1)), 1)
 
+    def test_metrics_loop_load_of_an_idle_server(self):
+        """chatd_loop_load_percent: a percentage, and low once the loop has
+        been waiting (a 100 ms window that slept most of the time)."""
+        time.sleep(0.3)
+        self.srv.get("/metrics")  # ends the window that slept
+        _, _, body = self.srv.get("/metrics")
+        m = re.search(r"(?m)^chatd_loop_load_percent (\d+)$", body.decode())
+        self.assertIsNotNone(m, body)
+        self.assertLess(int(m.group(1)), 50)
+
     def test_ws_path_without_upgrade_is_400(self):
         status, _, _ = self.srv.get("/ws/general")
         self.assertEqual(status, 400)
