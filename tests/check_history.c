@@ -1042,6 +1042,7 @@ START_TEST(search_catches_up_within_its_budget_or_says_incomplete)
 	make_temp_dir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/history.db", dir);
 	tc_free(hist_new_in(dir, "")); /* the schema */
+	insert_unindexed(path, "early", 1, 3, "common"); /* the oldest: first to be indexed */
 	insert_unindexed(path, "big", 1, 10000, "common");
 	insert_unindexed(path, "small", 1, 3, "common"); /* the newest: last to be indexed */
 	ck_assert_int_eq(watermark(path), 0);
@@ -1054,7 +1055,18 @@ START_TEST(search_catches_up_within_its_budget_or_says_incomplete)
 	json_decref(r);
 	int64_t wm = check_index(path, "msg");
 	ck_assert_int_gt(wm, 0); /* it did index some, within the budget */
-	ck_assert_int_lt(wm, 10003);
+	ck_assert_int_lt(wm, 10006);
+	/* a room whose messages are all indexed is complete, backlog or not */
+	struct chatd_client *e = tc_connect(tc, "early", "Eve", NULL);
+	for (int i = 0; i < 10 && watermark(path) < 3; i++)
+		json_decref(search(tc, e, "common"));
+	ck_assert_int_ge(watermark(path), 3);
+	r = search(tc, e, "common");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1,2,3");
+	ck_assert_ptr_null(json_object_get(r, "incomplete"));
+	json_decref(r);
+	ck_assert_int_lt(watermark(path), 10006);
 	tc_free(tc);
 
 	tc = hist_new_in(dir, "search_budget = 10000\n");
@@ -1065,7 +1077,7 @@ START_TEST(search_catches_up_within_its_budget_or_says_incomplete)
 	ck_assert_ptr_null(json_object_get(r, "incomplete"));
 	ck_assert(json_is_false(json_object_get(r, "has_more")));
 	json_decref(r);
-	ck_assert_int_eq(check_index(path, "msg"), 10003);
+	ck_assert_int_eq(check_index(path, "msg"), 10006);
 	tc_free(tc);
 	remove_dir(dir);
 }

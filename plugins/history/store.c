@@ -47,9 +47,12 @@ static const char *const statement_sql[ST_COUNT_] = {
 	/* the watermark and the newest seq, read together */
 	[ST_INDEX_STATE] = "SELECT indexed_seq, (SELECT COALESCE(MAX(seq), 0) FROM messages) FROM fts_state",
 	[ST_UNINDEXED] = "SELECT seq, text FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-	/* `+room`: walk the (short) unindexed seq range, not the room's index */
-	[ST_UNINDEXED_IN_ROOM] = "SELECT COUNT(*) FROM messages"
-				 " WHERE seq > (SELECT indexed_seq FROM fts_state) AND +room = ?1",
+	/* whether the room's newest message (by id: one index lookup; ids grow
+	 * with seq within a room) is above the watermark. A scan of the
+	 * unindexed range would cost a long backlog (a saturated loop indexes
+	 * nothing) on every search. */
+	[ST_UNINDEXED_IN_ROOM] = "SELECT seq > (SELECT indexed_seq FROM fts_state) FROM messages"
+				 " WHERE room = ?1 ORDER BY id DESC LIMIT 1",
 	[ST_FTS_INSERT] = "INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)",
 	[ST_SET_WATERMARK] = "UPDATE fts_state SET indexed_seq = ?1",
 };
@@ -551,13 +554,13 @@ int hstore_unindexed_in_room(struct hstore *s, const char *room, int64_t *out)
 	sqlite3_stmt *st = s->st[ST_UNINDEXED_IN_ROOM];
 	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0; /* no row: an empty room */
 	else
-		set_error(s, "counting unindexed messages");
+		set_error(s, "looking for unindexed messages");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Whether the monotonic clock has reached *t. */

@@ -130,8 +130,9 @@ int64_t hstore_unindexed(const struct hstore *s);
  * message is indexed. Returns 0 or -1 (a read failed). */
 int hstore_refresh_unindexed(struct hstore *s, int64_t *out);
 
-/* How many messages of room (borrowed) are not in the index yet, into *out
- * (a scan of the unindexed messages). Returns 0 or -1. */
+/* Whether room (borrowed) has messages not in the index yet: *out = 1 or 0
+ * (one index lookup: its newest message against the watermark). Returns 0
+ * or -1. */
 int hstore_unindexed_in_room(struct hstore *s, const char *room, int64_t *out);
 
 /*
