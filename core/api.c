@@ -224,12 +224,7 @@ static void api_timer_cancel(chatd_timer *t)
 
 static int64_t api_now_ms(void) { return now_ms(); }
 
-static int64_t api_monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t api_monotonic_ms(void) { return monotonic_us() / 1000; }
 
 static void api_counter_add(chatd_plugin *self, const char *name, int64_t delta)
 {

@@ -30,6 +30,13 @@ int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* The loop's watchers; they live as long as the server runs. */
 struct loop_watchers {
 	ev_signal sigterm, sigint;
@@ -39,20 +46,13 @@ struct loop_watchers {
 	double drain_deadline;
 	/* The loop's load (loop_load_measure, result in srv->loop_load_pct):
 	 * when this iteration woke, the current window's start and its busy
-	 * time (seconds, monotonic). */
-	double woke_at, window_start, window_busy;
+	 * time (monotonic_us). */
+	int64_t woke_at, window_start, window_busy;
 	struct chatd_server *srv;
 };
 
 /* Length of the window over which the loop's load is measured. */
-#define LOAD_WINDOW_S 0.1
-
-static double monotonic_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#define LOAD_WINDOW_US 100000
 
 /* ev_check: the loop just came back from poll; its work starts now. */
 static void on_woke(struct ev_loop *loop, ev_check *w, int revents)
@@ -60,17 +60,17 @@ static void on_woke(struct ev_loop *loop, ev_check *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct loop_watchers *lw = w->data;
-	lw->woke_at = monotonic_s();
+	lw->woke_at = monotonic_us();
 }
 
 /*
  * At the end of an iteration: add its busy time (wake-up to now) to the
- * window, and once the window is LOAD_WINDOW_S long, turn it into
+ * window, and once the window is LOAD_WINDOW_US long, turn it into
  * srv->loop_load_pct (the share of wall time the loop worked, not waited).
  */
 static void loop_load_measure(struct loop_watchers *lw)
 {
-	double now = monotonic_s();
+	int64_t now = monotonic_us();
 	if (lw->woke_at > 0)
 		lw->window_busy += now - lw->woke_at;
 	lw->woke_at = 0;
@@ -78,10 +78,10 @@ static void loop_load_measure(struct loop_watchers *lw)
 		lw->window_start = now;
 		return;
 	}
-	double span = now - lw->window_start;
-	if (span < LOAD_WINDOW_S)
+	int64_t span = now - lw->window_start;
+	if (span < LOAD_WINDOW_US)
 		return;
-	int pct = (int)(100.0 * lw->window_busy / span + 0.5);
+	int pct = (int)((100 * lw->window_busy + span / 2) / span);
 	lw->srv->loop_load_pct = pct > 100 ? 100 : pct;
 	lw->window_start = now;
 	lw->window_busy = 0;

@@ -132,5 +132,7 @@ struct chatd_server {
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t now_ms(void);
+/* Microseconds of CLOCK_MONOTONIC (durations and deadlines). */
+int64_t monotonic_us(void);
 
 #endif

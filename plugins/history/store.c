@@ -553,14 +553,14 @@ int hstore_unindexed_in_room(struct hstore *s, const char *room, int64_t *out)
 {
 	sqlite3_stmt *st = s->st[ST_UNINDEXED_IN_ROOM];
 	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+	int rc = sqlite3_step(st), ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+	if (ok)
 		*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0; /* no row: an empty room */
 	else
 		set_error(s, "looking for unindexed messages");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return ok ? 0 : -1;
 }
 
 /* Whether the monotonic clock has reached *t. */
