@@ -19,7 +19,7 @@ capped at 3), so it runs the one-room workloads only. A sweep doubles the rate
 until p99 > 50 ms or anything is lost, then bisects: the figure is the highest
 deliveries/s (messages/s x members) that held.
 
-Writes bench/results/<date>.json (--quick: bench/results/quick-<date>.json) and
+Writes bench/results/<date>-<HHMM>.json (--quick: bench/results/quick-<date>-<HHMM>.json) and
 prints a markdown table on stdout; progress goes to stderr. Exit 0 when every
 step that ran produced numbers. Standard library only.
 """
@@ -56,7 +56,7 @@ FULL = {
                peers={"chatd": dict(start=20000, bisect=3), "tutorial": dict(start=5000, bisect=2),
                       "lws": dict(start=20000, bisect=3)}),
     "W3": dict(kind="sweep", rooms=100, members=100, duration=5, warmup=1,
-               peers={"chatd": dict(start=20000, bisect=2),
+               peers={"chatd": dict(start=20000, bisect=3),
                       "tutorial": dict(start=10000, bisect=1, max_steps=4)}),
     "W4": dict(kind="connect", rooms=1900, members=10, peers=["chatd", "tutorial", "lws"]),
     "W5": dict(kind="latency", rooms=10, members=20, rate=1, duration=20, warmup=2, busy_poll=True,
@@ -381,6 +381,8 @@ def figures(records, quick=False):
             f["held"] = best["step_deliveries"] if best else 0
             f["held_delivered"] = best["deliveries_per_s"] if best else 0
             f["p99_ms"] = best["latency_us"]["p99"] / 1000 if best else None
+            warm = (best or {}).get("warmup_latency_us", {})
+            f["warm_p99_ms"] = warm["p99"] / 1000 if warm.get("n") else None
             f["cpu_us"] = (best.get("server") or {}).get("cpu_us_per_delivery") if best else None
             f["failed_at"] = fail["step_deliveries"] if fail else None
             f["fail_why"] = sw.why_failed(fail) if fail else None
@@ -416,6 +418,8 @@ ROWS = [
     ("W2", "held", "W2 deliveries/s held", "rate", True, ">= 200,000"),
     ("W2", "p99_ms", "W2 p99 at that rate (ms)", "%.1f", False, "< 50"),
     ("W3", "held", "W3 deliveries/s held (10,000 sockets)", "rate", True, ">= 150,000"),
+    ("W3", "p99_ms", "W3 p99 at that rate (ms)", "%.1f", False, "< 50"),
+    ("W3", "warm_p99_ms", "W3 p99 during that step's warm-up (ms)", "%.1f", False, ""),
     ("W4", "rss_kb", "W4 server RSS per idle socket (KB)", "%.2f", False, "<= 4"),
     ("W4", "per_s", "W4 connects/s (to welcome)", "rate", True, ">= 5,000"),
     ("W4", "sockets", "W4 idle sockets held", "rate", True, "19,000"),
@@ -436,7 +440,7 @@ def cell(f, metric, fmt):
         return "error"
     v = f.get(metric)
     if v is None:
-        if metric in ("p99_ms", "cpu_us") and f.get("held") == 0:
+        if metric in ("p99_ms", "warm_p99_ms", "cpu_us") and f.get("held") == 0:
             return "-"
         return "n/a"
     s = fmt_rate(v) if fmt == "rate" else fmt % v
@@ -559,6 +563,23 @@ def run_on_fresh_server(peers, quick_servers, wname, w, peer, quick):
     return rec
 
 
+def print_report(result, path):
+    """Print the markdown report of one run: result is the saved results
+    object (as written to path)."""
+    quick = result.get("quick", False)
+    print("## chatd benchmark, %s%s\n" % (result["date"], " (quick smoke run: sizes are tiny, "
+                                           "the figures mean nothing)" if quick else ""))
+    print("Same run, same machine (%s, %s CPUs): servers pinned to core %s, generator to core %s, "
+          "both at nice %s. git %s%s.\n" % (result["machine"].get("cpu", "?"), result["machine"]["cpus"],
+                                           result.get("server_cpu", SERVER_CPU), result["generator_cpu"],
+                                           result["nice"], result["git"]["commit"][:12],
+                                           " (dirty tree)" if result["git"]["dirty"] else ""))
+    print(table(result["records"], quick))
+    for n in result.get("notes", []):
+        print("\n- %s" % n, end="")
+    print("\n\nResults: %s (%.0f s)" % (os.path.relpath(path, TOP), result.get("seconds", 0)))
+
+
 def main():
     ap = argparse.ArgumentParser(description="chatd benchmark: chatd vs the tutorial server vs the lws demo")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds per server (CI smoke)")
@@ -566,10 +587,16 @@ def main():
     ap.add_argument("--peers", default="chatd,tutorial,lws", help="comma list of chatd,tutorial,lws")
     ap.add_argument("--chatd", default=os.path.join(TOP, "chatd"))
     ap.add_argument("--seed-dir", default=os.path.join(os.path.dirname(TOP), "shared", "seed"))
-    ap.add_argument("--out", default=None, help="results file (default bench/results/<date>.json)")
+    ap.add_argument("--out", default=None, help="results file (default bench/results/<date>-<HHMM>.json)")
     ap.add_argument("--no-install", dest="install", action="store_false",
                     help="do not apt-get install missing peers (they are skipped)")
+    ap.add_argument("--table", metavar="RESULTS", default=None,
+                    help="print the markdown table of an existing results file and exit")
     args = ap.parse_args()
+    if args.table:
+        with open(args.table) as f:
+            print_report(json.load(f), args.table)
+        return 0
 
     plan = QUICK if args.quick else FULL
     wanted = args.workloads.split(",") if args.workloads else list(plan)
@@ -660,23 +687,13 @@ def main():
     if not out:
         os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
         out = os.path.join(HERE, "results", "%s%s.json" % ("quick-" if args.quick else "",
-                                                           started.strftime("%Y-%m-%d")))
+                                                           started.strftime("%Y-%m-%d-%H%M")))
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
     shutil.rmtree(workdir, ignore_errors=True)
 
-    print("## chatd benchmark, %s%s\n" % (result["date"], " (quick smoke run: sizes are tiny, "
-                                           "the figures mean nothing)" if args.quick else ""))
-    print("Same run, same machine (%s, %s CPUs): servers pinned to core %s, generator to core %s, "
-          "both at nice %s. git %s%s.\n" % (result["machine"].get("cpu", "?"), result["machine"]["cpus"],
-                                           SERVER_CPU, result["generator_cpu"], result["nice"],
-                                           result["git"]["commit"][:12],
-                                           " (dirty tree)" if result["git"]["dirty"] else ""))
-    print(table(records, args.quick))
-    for n in notes:
-        print("\n- %s" % n, end="")
-    print("\n\nResults: %s (%.0f s)" % (os.path.relpath(out, TOP), elapsed))
+    print_report(result, out)
     log("bench: %d step(s) without numbers; results in %s" % (failures, out))
     return 0 if failures == 0 else 1
 

@@ -170,7 +170,7 @@ static struct g {
 	double settle_s;
 	uint64_t sent_total, sent_window;
 	uint64_t delivered_win;
-	struct hist h_lat, h_lag;
+	struct hist h_lat, h_lag, h_warm; /* h_warm: messages sent during the warm-up */
 	/* stats */
 	int stop;
 } g;
@@ -622,6 +622,8 @@ static void on_message(struct conn *c, const char *m, size_t len, uint64_t now)
 			c->delivered++;
 			g.delivered_win++;
 		} else {
+			if (ts >= g.t0 && ts < g.win_start)
+				hist_record(&g.h_warm, now > ts ? now - ts : 0);
 			g.late_or_early++;
 		}
 		return;
@@ -1134,6 +1136,7 @@ static void load_step(int step)
 	g.nerrs = g.nclose_codes = 0;
 	hist_init(&g.h_lat);
 	hist_init(&g.h_lag);
+	hist_init(&g.h_warm);
 	g.period_ns = (uint64_t)(1e9 / o.rate);
 	g.t0 = now_ns() + 5000000ull;
 	g.win_start = g.t0 + (uint64_t)(o.warmup * 1e9);
@@ -1207,6 +1210,7 @@ static void load_step(int step)
 		(double)(t_drained - g.win_end) / 1e9);
 	json_hist(f, "latency_us", &g.h_lat);
 	json_hist(f, "send_lag_us", &g.h_lag);
+	json_hist(f, "warmup_latency_us", &g.h_warm);
 	json_server(f, "server", s0, s1, secs);
 	if (s0.ok && s1.ok)
 		fprintf(f, ",\"cpu_us_per_delivery\":%.2f}",
@@ -1224,10 +1228,10 @@ static void load_step(int step)
 			o.label, proto_names[o.proto], o.rooms, o.members, o.rate, (int)dur, o.rate * o.rooms * o.members,
 			secs > 0 ? g.delivered_win / secs : 0, lost, expected);
 		fprintf(stderr,
-			"  latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; send lag p99 %.2f ms; "
-			"connect %d ok %d failed (%.0f/s)",
+			"  latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; warm-up p99 %.2f ms; "
+			"send lag p99 %.2f ms; connect %d ok %d failed (%.0f/s)",
 			hist_pct(&g.h_lat, 50) / 1e6, hist_pct(&g.h_lat, 99) / 1e6, hist_pct(&g.h_lat, 99.9) / 1e6,
-			g.h_lat.max / 1e6, hist_pct(&g.h_lag, 99) / 1e6, g.ready, g.failed,
+			g.h_lat.max / 1e6, hist_pct(&g.h_warm, 99) / 1e6, hist_pct(&g.h_lag, 99) / 1e6, g.ready, g.failed,
 			g.t_last_ready > g.t_connect_start ? g.ready / ((g.t_last_ready - g.t_connect_start) / 1e9) : 0);
 		if (s0.ok && s1.ok)
 			fprintf(stderr, "; server cpu %.0f%%, rss %ld KB", 100 * (s1.cpu_s - s0.cpu_s) / secs, s1.rss_kb);

@@ -3,7 +3,7 @@
 # One command: builds the load generator (and chatd), starts chatd, the tutorial's
 # server and the lws mirror demo in turn pinned to core 0, runs every workload
 # against each with the generator on core 1, kills every server it started, writes
-# bench/results/<date>.json and prints the markdown table. See docs/performance.md.
+# bench/results/<date>-<HHMM>.json and prints the markdown table. See docs/performance.md.
 set -eu
 cd "$(dirname "$0")/.."
 make -C bench loadgen >&2

@@ -26,7 +26,17 @@ big = json.load(open("selftest-loadgen-big.out"))
 s = json.load(open("selftest-server.out"))
 ok = (srv == 0 and g["connect"]["ok"] == 6 and g["lost"] == 0 and g["delivered"] > 0
       and g["delivered"] == g["expected"] and g["frames"]["pings"] > 0 and not g["errors"]
-      and g["frames"]["foreign"] == 0 and big["lost"] == 0 and big["delivered"] == big["expected"] > 0)
+      and g["frames"]["foreign"] == 0 and big["lost"] == 0 and big["delivered"] == big["expected"] > 0
+      # the messages of the warm-up have their own histogram
+      and g["warmup_latency_us"]["n"] > 0)
+# a sweep step's warm-up: 1 s + 16 messages per receiver, that part capped at 4 s
+sys.path.insert(0, ".")
+import sweep
+for args, want in (((1.0, 150000, 100, 100), 1 + 16 / 15.0), ((1.0, 300000, 100, 20), 1 + 16 / 150.0),
+                   ((1.0, 100, 4, 10), 5.0)):
+    if abs(sweep.step_warmup(*args) - want) > 1e-9:
+        print("selftest: step_warmup%r = %r, want %r" % (args, sweep.step_warmup(*args), want))
+        ok = False
 print("selftest: generator delivered %d/%d, pings %d; server %s -> %s"
       % (g["delivered"], g["expected"], g["frames"]["pings"], s, "ok" if ok else "FAIL"))
 sys.exit(0 if ok else 1)
