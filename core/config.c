@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_INT, OPT_SIZE, OPT_PATH, OPT_STR, OPT_LOGLEVEL };
+enum opt_kind { OPT_INT, OPT_SIZE, OPT_PATH, OPT_STR, OPT_LOGLEVEL, OPT_BOOL };
 
 /* One [server] key: its name, type, where it lives and its bounds. */
 struct server_key {
@@ -41,6 +41,7 @@ static const struct server_key server_keys[] = {
 	SK("max_connections", OPT_INT, max_connections, 1, 1000000),
 	SK("big_room_members", OPT_INT, big_room_members, 2, 10000000),
 	SK("presence_interval_ms", OPT_INT, presence_interval_ms, 10, 60000),
+	SK("io_uring", OPT_BOOL, io_uring, 0, 1),
 };
 
 int config_set_str(char **field, const char *value)
@@ -71,6 +72,7 @@ int config_defaults(struct chatd_config *cfg)
 	cfg->max_connections = 19000;
 	cfg->big_room_members = 200;
 	cfg->presence_interval_ms = 1000;
+	cfg->io_uring = 1;
 	if (config_set_str(&cfg->web_root, "web") || config_set_str(&cfg->data_dir, "data") ||
 	    config_set_str(&cfg->plugin_dir, "plugins"))
 		return -1;
@@ -185,6 +187,14 @@ static int set_server_key(struct parser *p, const char *key, const char *value)
 			*(int *)(base + k->offset) = (int)v;
 		else
 			*(size_t *)(base + k->offset) = (size_t)v;
+		return 0;
+	case OPT_BOOL:
+		if (!strcmp(value, "on") || !strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			*(int *)(base + k->offset) = 1;
+		else if (!strcmp(value, "off") || !strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			*(int *)(base + k->offset) = 0;
+		else
+			return parse_fail(p, key, "'%s' is not one of on, off (yes, no, true, false, 1, 0)", value);
 		return 0;
 	case OPT_LOGLEVEL:
 		if ((v = log_level_parse(value)) < 0)

@@ -35,6 +35,7 @@ struct chatd_config {
 	int max_connections;       /* process-wide socket cap (fd limit based) */
 	int big_room_members;      /* at or above: presence is coalesced */
 	int presence_interval_ms;  /* summary period in big rooms */
+	int io_uring;              /* batch the fan-out's sends through io_uring when available */
 	struct plugin_conf *plugins; /* owned array, in file order */
 	int nplugins;
 };

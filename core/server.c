@@ -9,6 +9,7 @@
 #include "plugins.h"
 #include "presence.h"
 #include "room.h"
+#include "sendbatch.h"
 #include "serverloop.h"
 #include "ws.h"
 
@@ -91,6 +92,11 @@ static void loop_load_measure(struct loop_watchers *lw)
 #define CLOSE_GRACE_MS 3000
 /* At most this long between SIGTERM and closing what is left. */
 #define DRAIN_S 1.5
+/* io_uring sends per system call, and the bytes they may hold: a W3 fan-out
+ * (10,000 clients of about 150 bytes each) goes out in three calls. */
+#define SENDBATCH_ENTRIES 4096
+#define SENDBATCH_ARENA_BYTES (4 * 1024 * 1024)
+
 /* Above this many sockets at exit, lws_context_destroy() is skipped (see server_teardown). */
 #define FAST_EXIT_SOCKETS 1000
 
@@ -257,6 +263,14 @@ int server_listen(struct chatd_server *srv, char *err, size_t errsz)
 		return -1;
 	}
 	listener_start(srv);
+	if (srv->cfg.io_uring) {
+		char why[160];
+		srv->sendbatch = sendbatch_new(SENDBATCH_ENTRIES, SENDBATCH_ARENA_BYTES, LWS_PRE, why, sizeof why);
+		if (srv->sendbatch)
+			log_info("fan-out sends are batched through io_uring");
+		else
+			log_warn("io_uring is not available (%s): one send() per socket", why);
+	}
 	return 0;
 }
 
@@ -331,6 +345,8 @@ void server_teardown(struct chatd_server *srv)
 	ws_pending_free(srv);
 	free(srv->write_batch);
 	srv->write_batch = NULL;
+	sendbatch_free(srv->sendbatch);
+	srv->sendbatch = NULL;
 	if (srv->loop) {
 		ev_loop_destroy(srv->loop);
 		srv->loop = NULL;

@@ -13,6 +13,7 @@
 
 struct chatd_server;
 struct room;
+struct sendbatch;
 
 /* How the core reaches a client's socket; ws.c for real, fakes in tests. */
 struct transport_ops {
@@ -55,6 +56,7 @@ struct chatd_client {
 	int rx_frame_done;          /* the previous chunk ended a frame */
 	int64_t rx_started_ms;      /* when the message being assembled began */
 	int writing;                /* want_write already requested */
+	size_t batch_frames;        /* frames of q in flight in srv->sendbatch (ws.c) */
 	void **slots;               /* per-plugin data, srv->nplugins long */
 	struct chatd_client *prev, *next; /* srv->clients */
 };
@@ -119,6 +121,7 @@ struct chatd_server {
 	char plugin_error[512];     /* the last api->option_error text */
 	void *presence;             /* presence.c's timer and dirty rooms */
 	unsigned char *write_batch; /* ws.c's scratch for framing a batch of frames */
+	struct sendbatch *sendbatch; /* ws.c's io_uring sends (sendbatch.c), NULL: one send() each */
 	void *listener;             /* struct listener * (listener.c) */
 	int listen_port;            /* the bound port (cfg.port may be 0) */
 	size_t nsockets;            /* sockets lws holds for us (HTTP and WebSocket) */

@@ -5,6 +5,7 @@
 #include "linger.h"
 #include "listener.h"
 #include "log.h"
+#include "sendbatch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -170,6 +171,24 @@ static int ws_send_raw(struct lws *wsi, unsigned char *buf, size_t len)
 	return lws_write(wsi, buf + sent, len - sent, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
+/* Frame the frames at the head of c's queue that fit in cap bytes into out,
+ * each after the previous one. Returns the bytes written; *nframes = how many
+ * frames they hold (0 when the first does not fit). */
+static size_t ws_frame_queue(struct chatd_client *c, unsigned char *out, size_t cap, size_t *nframes)
+{
+	unsigned char *p = out;
+	size_t n = 0;
+	for (struct sendq_entry *e; (e = sendq_at(&c->q, n)); n++) {
+		if ((size_t)(p - out) + e->buf->len + 10 > cap)
+			break;
+		p += ws_frame_header(p, e->buf->len, 0x1);
+		memcpy(p, outbuf_payload(e->buf), e->buf->len);
+		p += e->buf->len;
+	}
+	*nframes = n;
+	return (size_t)(p - out);
+}
+
 /* Send the queued frames that fit in one batch with a single write: each is
  * framed here and copied after the previous one, then the whole batch goes
  * out as raw bytes (lws buffers whatever the socket does not take). A frame
@@ -186,16 +205,10 @@ static int ws_write_batch(struct chatd_server *srv, struct lws *wsi, struct chat
 	}
 	if (!srv->write_batch && !(srv->write_batch = malloc(LWS_PRE + WRITE_BATCH_BYTES)))
 		return -1;
-	unsigned char *start = srv->write_batch + LWS_PRE, *p = start;
-	size_t n = 0;
-	for (struct sendq_entry *e; (e = sendq_at(&c->q, n)); n++) {
-		if ((size_t)(p - start) + e->buf->len + 10 > WRITE_BATCH_BYTES)
-			break;
-		p += ws_frame_header(p, e->buf->len, 0x1);
-		memcpy(p, outbuf_payload(e->buf), e->buf->len);
-		p += e->buf->len;
-	}
-	if (ws_send_raw(wsi, start, (size_t)(p - start)) < 0)
+	unsigned char *start = srv->write_batch + LWS_PRE;
+	size_t n;
+	size_t len = ws_frame_queue(c, start, WRITE_BATCH_BYTES, &n);
+	if (ws_send_raw(wsi, start, len) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		sendq_pop(&c->q);
@@ -280,25 +293,87 @@ static int ws_writeable(struct chatd_server *srv, struct lws *wsi, struct chatd_
 	return 0;
 }
 
+/* The result of c's send through srv->sendbatch (sendbatch_done_fn): drop
+ * the frames the batch held from c's queue, hand lws what the kernel did not
+ * take (as ws_send_raw does), and ask for WRITEABLE while frames remain. */
+static void ws_batch_done(void *tag, unsigned char *buf, size_t len, long result, void *arg)
+{
+	(void)arg;
+	struct chatd_client *c = tag;
+	struct lws *wsi = c->transport;
+	size_t sent = result > 0 ? (size_t)result : 0, frames = c->batch_frames;
+	int failed = result < 0 && result != -EAGAIN && result != -EINTR;
+	c->batch_frames = 0;
+	if (!failed && sent < len)
+		failed = !wsi || lws_write(wsi, buf + sent, len - sent, LWS_WRITE_RAW) < 0;
+	if (failed) {
+		/* the socket failed: lws closes it; 1011, as 1006 may not be sent */
+		client_close(c, 1011, "write failed");
+		return;
+	}
+	for (size_t i = 0; i < frames; i++)
+		sendq_pop(&c->q);
+	if (!wsi)
+		return;
+	if (c->q.count || c->closing)
+		lws_callback_on_writable(wsi);
+	else
+		c->writing = 0;
+}
+
+/* Queue one batch of c's frames in srv->sendbatch. Returns 1 when queued (the
+ * result comes to ws_batch_done), 0 when c must be written directly (a frame
+ * too big for a batch, or no room even in an empty batch). */
+static int ws_batch_queue(struct chatd_server *srv, struct lws *wsi, struct chatd_client *c)
+{
+	struct sendq_entry *first = sendq_peek(&c->q);
+	if (!first || first->buf->len + 10 > WRITE_BATCH_BYTES)
+		return 0;
+	unsigned char *buf = sendbatch_reserve(srv->sendbatch, WRITE_BATCH_BYTES);
+	if (!buf) {
+		sendbatch_run(srv->sendbatch, ws_batch_done, srv);
+		if (!(buf = sendbatch_reserve(srv->sendbatch, WRITE_BATCH_BYTES)))
+			return 0;
+	}
+	size_t n, len = ws_frame_queue(c, buf, WRITE_BATCH_BYTES, &n);
+	c->batch_frames = n;
+	sendbatch_add(srv->sendbatch, (int)lws_get_socket_fd(wsi), buf, len, c);
+	return 1;
+}
+
+/* Write c's queue, or queue it in srv->sendbatch; see ws_flush_pending. */
+static void ws_flush_client(struct chatd_server *srv, struct chatd_client *c)
+{
+	struct lws *wsi = c->transport;
+	if (!wsi || !c->writing)
+		return;
+	if (!c->closing && !lws_partial_buffered(wsi)) {
+		if (srv->sendbatch && ws_batch_queue(srv, wsi, c))
+			return;
+		if (ws_write_rounds(srv, wsi, c)) {
+			/* the socket failed: lws closes it; 1011, as 1006 may not be sent */
+			client_close(c, 1011, "write failed");
+			return;
+		}
+	}
+	if (c->q.count || c->closing)
+		lws_callback_on_writable(wsi);
+	else
+		c->writing = 0;
+}
+
 void ws_flush_pending(struct chatd_server *srv)
 {
 	/* The list may grow while it is walked: a write that fails makes lws
 	 * close that client at once, and its leave notice queues frames for the
-	 * rest of the room. Those are appended and written in this same pass. */
+	 * rest of the room. Those are appended and written in this same pass.
+	 * With io_uring, the sends queued so far go out whenever the batch is
+	 * full and once the end of the list is reached (their results may
+	 * append more). */
 	for (size_t i = 0; i < srv->npending; i++) {
-		struct chatd_client *c = srv->pending[i];
-		struct lws *wsi = c->transport;
-		if (!wsi || !c->writing)
-			continue;
-		if (!c->closing && !lws_partial_buffered(wsi) && ws_write_rounds(srv, wsi, c)) {
-			/* the socket failed: lws closes it; 1011, as 1006 may not be sent */
-			client_close(c, 1011, "write failed");
-			continue;
-		}
-		if (c->q.count || c->closing)
-			lws_callback_on_writable(wsi);
-		else
-			c->writing = 0;
+		ws_flush_client(srv, srv->pending[i]);
+		if (i + 1 == srv->npending && srv->sendbatch && sendbatch_queued(srv->sendbatch))
+			sendbatch_run(srv->sendbatch, ws_batch_done, srv);
 	}
 	for (size_t i = 0; i < srv->npending; i++)
 		client_unref(srv->pending[i]);

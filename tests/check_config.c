@@ -29,6 +29,23 @@ START_TEST(defaults_are_sane)
 	ck_assert_uint_eq(cfg.max_message_bytes, 4096);
 	ck_assert_int_eq(cfg.nplugins, 0);
 	ck_assert_str_eq(cfg.web_root, "web");
+	ck_assert_int_eq(cfg.io_uring, 1);
+}
+END_TEST
+
+START_TEST(boolean_keys)
+{
+	static const struct {
+		const char *value;
+		int want;
+	} cases[] = { { "off", 0 }, { "no", 0 }, { "false", 0 }, { "0", 0 },
+		      { "on", 1 }, { "yes", 1 }, { "true", 1 }, { "1", 1 } };
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "[server]\nio_uring = %s\n", cases[i].value);
+		ck_assert_int_eq(parse(text), 0);
+		ck_assert_msg(cfg.io_uring == cases[i].want, "io_uring = %s gave %d", cases[i].value, cfg.io_uring);
+	}
 }
 END_TEST
 
@@ -83,6 +100,7 @@ static const struct {
 	{ "[server]\nmax_message_bytes = 8\n", "t.conf:2: key 'max_message_bytes': 8 is out of range" },
 	{ "[server]\nsend_queue_bytes = 8k\nsend_queue_soft_bytes = 16k\n", "key 'send_queue_soft_bytes'" },
 	{ "[server]\nweb_root =\n", "t.conf:2: key 'web_root': empty path" },
+	{ "[server]\nio_uring = maybe\n", "t.conf:2: key 'io_uring': 'maybe' is not one of on, off" },
 	{ "[server]\nsend_queue_bytes = 9999999999999256k\n", "t.conf:2: key 'send_queue_bytes': '9999999999999256k' is not a number" },
 };
 
@@ -130,6 +148,7 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, defaults_are_sane);
 	tcase_add_test(tc, server_keys_and_paths);
+	tcase_add_test(tc, boolean_keys);
 	tcase_add_test(tc, plugins_in_order_with_lines);
 	tcase_add_loop_test(tc, bad_configs_name_file_line_key, 0, (int)(sizeof bad / sizeof bad[0]));
 	tcase_add_test(tc, load_missing_file);

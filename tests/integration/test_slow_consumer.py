@@ -36,6 +36,7 @@ def metric(port, name):
 
 class SlowConsumerTest(ChatdTestCase):
     config = {"server": {"send_queue_bytes": "256k", "send_queue_soft_bytes": "64k"}}
+    io_uring = True
 
     def wait_connections(self, n, timeout=5.0):
         deadline = time.monotonic() + timeout
@@ -180,6 +181,19 @@ class SlowConsumerTest(ChatdTestCase):
         self.assertTrue(left(), "no leave notice for the slow client within 10 s of its 1013 decision")
         self.assertTrue(self.wait_connections(2), self.srv.healthz())
         slow.close_socket()
+
+    def test_send_path_is_logged(self):
+        """The server says how it sends the fan-out: batched through io_uring
+        (io_uring = on, the default) or why not; nothing when it is off."""
+        log = self.srv.stderr()
+        said = ("fan-out sends are batched through io_uring" in log or "io_uring is not available" in log)
+        self.assertEqual(said, self.io_uring, log[-2000:])
+
+
+class SlowConsumerWithoutIoUringTest(SlowConsumerTest):
+    """The same with io_uring = off: every write is one send() of its own."""
+    config = {"server": {"send_queue_bytes": "256k", "send_queue_soft_bytes": "64k", "io_uring": "off"}}
+    io_uring = False
 
 
 if __name__ == "__main__":
