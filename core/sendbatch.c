@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #ifdef HAVE_LIBURING
-#include <fcntl.h>
 #include <liburing.h>
 #include <unistd.h>
 

@@ -46,8 +46,10 @@ unsigned sendbatch_queued(const struct sendbatch *b);
 
 /* Submit every queued send with one system call and wait for their results;
  * done is called once per send, in no particular order. The batch is empty
- * afterwards. Returns 0, or -1 when io_uring failed as a whole (then every
- * send is reported with result -EIO). */
+ * afterwards. Returns 0, or -1 when io_uring failed: then the batch gives it
+ * up for good (reserve returns NULL from then on), the sends that never
+ * reached the kernel are made with send() and report its result, and those
+ * whose result was lost report -EIO. */
 int sendbatch_run(struct sendbatch *b, sendbatch_done_fn done, void *arg);
 
 #endif

@@ -293,6 +293,22 @@ static int ws_writeable(struct chatd_server *srv, struct lws *wsi, struct chatd_
 	return 0;
 }
 
+/* A write to c's socket failed: lws closes it; 1011, as 1006 may not be sent. */
+static void ws_write_failed(struct chatd_client *c)
+{
+	client_close(c, 1011, "write failed");
+}
+
+/* After c's pending write: ask lws for WRITEABLE while frames (or the close)
+ * remain, otherwise c waits for its next frame. */
+static void ws_write_done(struct lws *wsi, struct chatd_client *c)
+{
+	if (c->q.count || c->closing)
+		lws_callback_on_writable(wsi);
+	else
+		c->writing = 0;
+}
+
 /* The result of c's send through srv->sendbatch (sendbatch_done_fn): drop
  * the frames the batch held from c's queue, hand lws what the kernel did not
  * take (as ws_send_raw does), and ask for WRITEABLE while frames remain. */
@@ -307,18 +323,13 @@ static void ws_batch_done(void *tag, unsigned char *buf, size_t len, long result
 	if (!failed && sent < len)
 		failed = !wsi || lws_write(wsi, buf + sent, len - sent, LWS_WRITE_RAW) < 0;
 	if (failed) {
-		/* the socket failed: lws closes it; 1011, as 1006 may not be sent */
-		client_close(c, 1011, "write failed");
+		ws_write_failed(c);
 		return;
 	}
 	for (size_t i = 0; i < frames; i++)
 		sendq_pop(&c->q);
-	if (!wsi)
-		return;
-	if (c->q.count || c->closing)
-		lws_callback_on_writable(wsi);
-	else
-		c->writing = 0;
+	if (wsi)
+		ws_write_done(wsi, c);
 }
 
 /* Queue one batch of c's frames in srv->sendbatch. Returns 1 when queued (the
@@ -351,15 +362,11 @@ static void ws_flush_client(struct chatd_server *srv, struct chatd_client *c)
 		if (srv->sendbatch && ws_batch_queue(srv, wsi, c))
 			return;
 		if (ws_write_rounds(srv, wsi, c)) {
-			/* the socket failed: lws closes it; 1011, as 1006 may not be sent */
-			client_close(c, 1011, "write failed");
+			ws_write_failed(c);
 			return;
 		}
 	}
-	if (c->q.count || c->closing)
-		lws_callback_on_writable(wsi);
-	else
-		c->writing = 0;
+	ws_write_done(wsi, c);
 }
 
 void ws_flush_pending(struct chatd_server *srv)
