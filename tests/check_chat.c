@@ -1,5 +1,5 @@
 /* Unit tests: the chat protocol on the real core with a fake transport
- * (core/chat.c, publish.c, identity.c, room.c, message.c). */
+ * (src/chat.c, publish.c, identity.c, room.c, message.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests: the config parser (core/config.c). */
+/* Unit tests: the config parser (src/config.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests: hook tables and dispatch (core/hooks.c). */
+/* Unit tests: hook tables and dispatch (src/hooks.c). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests: room names, nicknames, folding, UTF-8 (core/names.c). */
+/* Unit tests: room names, nicknames, folding, UTF-8 (src/names.c). */
 #include <check.h>
 #include <stdlib.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Unit tests: the plugin loader and the plugin API (core/plugins.c, api.c),
+/* Unit tests: the plugin loader and the plugin API (src/plugins.c, api.c),
  * with deliberately good and broken test plugins (tests/plugins/). */
 #include <check.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Unit tests: refcounted buffers and the bounded send queue (core/sendq.c). */
+/* Unit tests: refcounted buffers and the bounded send queue (src/sendq.c). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target: the config parser (core/config.c) on arbitrary text. */
+/* libFuzzer target: the config parser (src/config.c) on arbitrary text. */
 #include <stdint.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* libFuzzer target: UTF-8 decoding, nickname normalisation and folding,
- * room-name validation (core/names.c). */
+ * room-name validation (src/names.c). */
 #include <stdint.h>
 #include <string.h>
 

@@ -11,15 +11,15 @@ out=${FUZZ_BUILD:-$top/tests/fuzz/build}
 mkdir -p "$out"
 CC=${CLANG:-clang}
 FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-INC="-I$top/include -I$top/core -I$top/tests -DTOP_BUILDDIR=\"$top\" -DTOP_SRCDIR=\"$top\" -DPACKAGE_VERSION=\"fuzz\""
-CORE=$(ls "$top"/core/*.c | grep -v '/main\.c$')
+INC="-I$top/include -I$top/src -I$top/tests -DTOP_BUILDDIR=\"$top\" -DTOP_SRCDIR=\"$top\" -DPACKAGE_VERSION=\"fuzz\""
+CORE=$(ls "$top"/src/*.c | grep -v '/main\.c$')
 LIBS="$(pkg-config --libs libwebsockets jansson) -lev -ldl"
 for t in frame config names; do
 	extra=""
 	case $t in
 	frame) extra="$CORE $top/tests/testcore.c" ;;
-	config) extra="$top/core/config.c $top/core/log.c" ;;
-	names) extra="$top/core/names.c" ;;
+	config) extra="$top/src/config.c $top/src/log.c" ;;
+	names) extra="$top/src/names.c" ;;
 	esac
 	# shellcheck disable=SC2086
 	$CC $FLAGS $INC "$top/tests/fuzz/fuzz_$t.c" $extra $LIBS -o "$out/fuzz_$t"

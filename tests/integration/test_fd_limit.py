@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Running out of sockets: max_connections and a process fd limit nearly used up.
 
-chatd accepts connections itself (core/listener.c). Past max_connections, or
+chatd accepts connections itself (src/listener.c). Past max_connections, or
 when accept() fails for want of fds, each pending connection is answered
 `503 Service Unavailable` and closed: the server neither spins on a listening
 socket it cannot drain nor floods its log, clients already connected keep

@@ -95,7 +95,7 @@ class OriginTest(chatdtest.ChatdTestCase):
 
 
     # SERVER BUG: an Origin header that is present but empty ("Origin: ") is
-    # taken for a missing one (core/ws.c: lws_hdr_copy() > 0), so with
+    # taken for a missing one (src/ws.c: lws_hdr_copy() > 0), so with
     # allow_missing = yes it is upgraded (101). docs/plugins/origin.md: only
     # "No Origin header" falls under allow_missing; an Origin must be
     # scheme://host[:port] and "anything like that is refused" (403). Low impact
