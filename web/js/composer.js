@@ -1,0 +1,52 @@
+// The message box: sending on Enter, the byte counter, auto-grow, keyboard shortcuts.
+import { ui } from './dom.js';
+import { state } from './state.js';
+import { byteLength } from './util.js';
+import { scrollToBottom } from './scroll.js';
+import { maybeSendTyping } from './typing.js';
+import { sendChat } from './outbox.js';
+import { runCommand } from './commands.js';
+import { goRoom } from './rooms.js';
+
+export function onSubmit(ev) {
+  ev.preventDefault();
+  const raw = ui.input.value;
+  const text = raw.trim();
+  if (!text) return;
+  let ok;
+  if (text.startsWith('/') && !text.startsWith('//')) ok = runCommand(text);
+  else ok = sendChat(text.startsWith('//') ? text.slice(1) : text, null);
+  if (ok) { ui.input.value = ''; onInput(); }
+}
+
+/** Byte counter and size guard of the message box. */
+export function updateComposer() {
+  const v = ui.input.value;
+  const bytes = byteLength(v.trim());
+  const max = state.limits.max_message_bytes;
+  const over = typeof max === 'number' && bytes > max;
+  ui.byteCounter.textContent = typeof max === 'number' ? `${bytes} / ${max} bytes` : `${bytes} bytes`;
+  ui.byteCounter.classList.toggle('over', over);
+  ui.byteCounter.classList.toggle('near', !over && typeof max === 'number' && bytes > max * 0.9);
+  ui.input.setAttribute('aria-invalid', over ? 'true' : 'false');
+  ui.composer.querySelector('.send-btn').disabled = over;
+}
+
+/** After every edit: counter, height (CSSOM only, for the CSP), typing frame. */
+export function onInput() {
+  updateComposer();
+  ui.input.style.height = 'auto';
+  ui.input.style.height = `${Math.min(ui.input.scrollHeight, 160)}px`;
+  maybeSendTyping();
+}
+
+export function onInputKey(ev) {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); ui.composer.requestSubmit(); }
+  else if (ev.key === 'Escape') scrollToBottom();
+  else if (ev.altKey && (ev.key === 'ArrowUp' || ev.key === 'ArrowDown')) {
+    ev.preventDefault();
+    const i = state.rooms.indexOf(state.room);
+    const next = state.rooms[(i + (ev.key === 'ArrowUp' ? -1 : 1) + state.rooms.length) % state.rooms.length];
+    if (next) goRoom(next);
+  }
+}

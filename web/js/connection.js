@@ -1,0 +1,105 @@
+// The WebSocket: connecting, the status in the top bar, reconnecting with
+// backoff, explaining close codes, sending frames.
+import { ui } from './dom.js';
+import { state, roomData } from './state.js';
+import { notice } from './notices.js';
+import { addSystem } from './render.js';
+import { clearTypers } from './typing.js';
+import { setPendingStatus } from './outbox.js';
+import { updateComposer } from './composer.js';
+import { handleFrame } from './frames.js';
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 15000;
+export const STABLE_AFTER_MS = 10000;      // a connection this old resets the backoff
+
+const CLOSE_TEXT = {
+  1000: 'The connection was closed.',
+  1001: 'The server is restarting. Reconnecting…',
+  1003: 'The server refused a frame it cannot read (binary data).',
+  1006: 'The connection to the server was lost.',
+  1007: 'The server refused a message that was not valid UTF-8.',
+  1008: 'The server closed the connection for a policy violation (for example, sending too fast).',
+  1009: 'The server closed the connection because a message was too large.',
+  1011: 'The server hit an internal error.',
+  1013: 'Your connection was too slow to keep up with the room. Reconnecting…',
+};
+
+/** Shows connected / connecting / offline (with a countdown to the next try) in the top bar. */
+export function setStatus(status) {
+  state.status = status;
+  ui.conn.dataset.state = status;
+  ui.retryNow.hidden = status !== 'offline';
+  clearInterval(state.countdownTimer);
+  if (status === 'offline') {
+    const tick = () => {
+      const s = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
+      ui.connText.textContent = s > 0 ? `Offline — retrying in ${s} s` : 'Offline — retrying…';
+    };
+    tick();
+    state.countdownTimer = setInterval(tick, 500);
+  } else {
+    ui.connText.textContent = status === 'connected' ? 'Connected' : 'Connecting…';
+  }
+  updateComposer();
+}
+
+function socketUrl() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const params = [];
+  const name = state.wantedName || state.me;
+  if (name) params.push(`name=${encodeURIComponent(name)}`);
+  const d = roomData(state.room);
+  if (d.maxId > 0) params.push(`since=${d.maxId}`);
+  return `${proto}://${location.host}/ws/${state.room}${params.length ? '?' + params.join('&') : ''}`;
+}
+
+/** Opens a new socket to the wanted room (closing any old one). */
+export function connect() {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  if (state.ws) { const old = state.ws; state.ws = null; try { old.close(1000); } catch { /* ignore */ } }
+  state.welcomed = false;
+  state.joinSentFor = state.room;
+  setStatus('connecting');
+  let ws;
+  try { ws = new WebSocket(socketUrl()); } catch (err) { notice(`Cannot connect: ${err.message}`); scheduleReconnect(); return; }
+  state.ws = ws;
+  ws.addEventListener('message', (ev) => { if (ws === state.ws) handleFrame(ev.data); });
+  ws.addEventListener('close', (ev) => { if (ws === state.ws) onClose(ev); });
+}
+
+/** Full-jitter exponential backoff: a random delay in [0, min(cap, base * 2^attempt)). */
+function scheduleReconnect() {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** state.attempt);
+  const delay = Math.random() * ceiling;
+  state.attempt = Math.min(state.attempt + 1, 30);
+  state.retryAt = Date.now() + delay;
+  clearTimeout(state.retryTimer);
+  state.retryTimer = setTimeout(connect, delay);
+  setStatus('offline');
+}
+
+function onClose(ev) {
+  const wasWelcomed = state.welcomed;
+  state.ws = null;
+  state.welcomed = false;
+  clearTimeout(state.stableTimer);
+  clearTypers();
+  // Sent but unacknowledged messages wait for the replay after the reconnect.
+  for (const p of state.pending.values()) if (p.status === 'sent') setPendingStatus(p, 'unconfirmed');
+  const why = CLOSE_TEXT[ev.code] || `The connection closed (code ${ev.code}).`;
+  if (wasWelcomed || ev.code !== 1006) {
+    addSystem(ev.reason ? `${why} (${ev.reason})` : why, 'warn');
+    if ([1003, 1007, 1008, 1009, 1011].includes(ev.code)) notice(why);
+  }
+  scheduleReconnect();
+}
+
+/** Sends one frame as JSON; false when the socket is not open. */
+export function sendFrame(frame) {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return false;
+  state.ws.send(JSON.stringify(frame));
+  if (frame.type === 'typing') state.lastTypingFrameAt = Date.now();
+  return true;
+}

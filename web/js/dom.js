@@ -1,0 +1,15 @@
+// The page's fixed elements (index.html), looked up once. Module scripts run after
+// the document is parsed, so every element exists when this module is evaluated.
+const $ = (id) => document.getElementById(id);
+
+export const ui = {
+  app: $('app'), sidebar: $('sidebar'), toggle: $('sidebar-toggle'), scrim: $('scrim'),
+  roomTitle: $('room-title'), headerCount: $('header-count'),
+  conn: $('conn'), connText: $('conn-text'), retryNow: $('retry-now'),
+  roomList: $('room-list'), joinForm: $('join-form'), joinInput: $('join-input'), joinError: $('join-error'),
+  memberList: $('member-list'), peopleCount: $('people-count'),
+  nickForm: $('nick-form'), nickInput: $('nick-input'), nickError: $('nick-error'),
+  scroller: $('scroller'), logHolder: $('log-holder'), loadOlder: $('load-older'), jumpNew: $('jump-new'),
+  notices: $('notices'), announcer: $('announcer'), typing: $('typing'),
+  composer: $('composer'), input: $('msg-input'), msgLabel: $('msg-label'), byteCounter: $('byte-counter'),
+};
