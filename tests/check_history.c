@@ -275,35 +275,63 @@ static double seconds_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* commit_delay: iterations before the oldest message waited that long add
- * to the same commit; the timer wakes the loop for it; a full queue
- * (1024) commits at once. */
-START_TEST(group_commit_waits_for_the_delay_or_a_full_queue)
+/* Group commit waits only when waiting buys something: a loop with time to
+ * spare commits a lone message in the same iteration, even right after
+ * another commit and with a long commit_delay. */
+START_TEST(a_lone_message_is_committed_at_once)
 {
-	struct testcore *tc = hist_new("commit_delay = 300\n");
+	struct testcore *tc = hist_new("commit_delay = 1000\n");
 	char path[512];
 	snprintf(path, sizeof path, "%s/history.db", tc->data_dir);
 	struct chatd_client *a = tc_connect(tc, "r", "Alice", NULL);
 	tc_drain(a);
 	tc_send(tc, a, "{\"text\":\"one\"}");
-	tc_idle(tc);
+	tc_idle(tc); /* the loop is idle (load 0) */
+	ck_assert_int_eq(count_rows(path, ""), 1);
+	ck_assert_uint_eq(tc_pending(a), 1); /* acknowledged in this iteration */
+	tc_drain(a);
 	tc_send(tc, a, "{\"text\":\"two\"}");
-	tc_idle(tc);
-	ck_assert_int_eq(count_rows(path, ""), 0); /* still gathering */
-	ck_assert_uint_eq(tc_pending(a), 0);
-	double t0 = seconds_now();
-	tc_run(tc, 1000); /* the commit timer fires after about 300 ms */
-	tc_idle(tc);
-	ck_assert(seconds_now() - t0 >= 0.25);
+	tc_idle_loaded(tc, 49); /* a commit just now, but the loop is not busy */
 	ck_assert_int_eq(count_rows(path, ""), 2);
-	ck_assert_int_eq(metric(tc, "batches"), 1);
+	ck_assert_uint_eq(tc_pending(a), 1);
+	ck_assert_int_eq(metric(tc, "batches"), 2);
+	tc_free(tc);
+}
+END_TEST
+
+/* A busy loop (loop_load_pct 50 or more) commits at once when nothing was
+ * committed for commit_delay; messages that come sooner after a commit
+ * share the next transaction, which the commit timer brings at the end of
+ * the delay; a full queue (1024) commits at once. */
+START_TEST(a_busy_loop_shares_transactions)
+{
+	struct testcore *tc = hist_new("commit_delay = 1000\n");
+	char path[512];
+	snprintf(path, sizeof path, "%s/history.db", tc->data_dir);
+	struct chatd_client *a = tc_connect(tc, "r", "Alice", NULL);
+	tc_drain(a);
+	tc_send(tc, a, "{\"text\":\"first\"}");
+	tc_idle_loaded(tc, 90); /* no commit before it: nothing to wait for */
+	ck_assert_int_eq(count_rows(path, ""), 1);
+	ck_assert_uint_eq(tc_pending(a), 1);
+	tc_drain(a);
+	tc_send(tc, a, "{\"text\":\"two\"}");
+	tc_idle_loaded(tc, 90);
+	tc_send(tc, a, "{\"text\":\"three\"}");
+	tc_idle_loaded(tc, 50);
+	ck_assert_int_eq(count_rows(path, ""), 1); /* gathering */
+	ck_assert_uint_eq(tc_pending(a), 0);       /* and not acknowledged */
+	tc_run(tc, 1500); /* the commit timer wakes the loop once the delay is over */
+	tc_idle_loaded(tc, 90);
+	ck_assert_int_eq(count_rows(path, ""), 3);
+	ck_assert_int_eq(metric(tc, "batches"), 2); /* two and three: one transaction */
 	ck_assert_uint_eq(tc_pending(a), 2);
 	tc_drain(a);
 	for (int i = 0; i < 1024; i++)
 		tc_send(tc, a, "{\"text\":\"many\"}");
-	tc_idle(tc);
-	ck_assert_int_eq(count_rows(path, ""), 2 + 1024); /* full: no wait */
-	ck_assert_int_eq(metric(tc, "batches"), 2);
+	tc_idle_loaded(tc, 100); /* right after a commit, but full: no wait */
+	ck_assert_int_eq(count_rows(path, ""), 3 + 1024);
+	ck_assert_int_eq(metric(tc, "batches"), 3);
 	tc_free(tc);
 }
 END_TEST
@@ -1331,7 +1359,8 @@ int main(void)
 	Suite *s = suite_create("history");
 	TCase *tc = tcase_create("history");
 	tcase_add_test(tc, acknowledged_only_after_commit);
-	tcase_add_test(tc, group_commit_waits_for_the_delay_or_a_full_queue);
+	tcase_add_test(tc, a_lone_message_is_committed_at_once);
+	tcase_add_test(tc, a_busy_loop_shares_transactions);
 	tcase_add_test(tc, replay_on_join_oldest_first_before_live);
 	tcase_add_test(tc, replay_zero_is_off_but_since_still_works);
 	tcase_add_test(tc, since_replay_has_no_gap_and_no_duplicate_at_the_seam);

@@ -11,16 +11,21 @@
  *   busy_timeout = 100         ms to wait for a database locked by another process
  *   search_budget = 20         ms one search may take (then it answers what it found)
  *   check_max_mb = 64          PRAGMA quick_check at start up to this size (0 = never)
- *   commit_delay = 2           ms a message may wait for others to share its commit (0 = none)
+ *   commit_delay = 2           ms between two commits while the loop is busy (0 = no wait)
  *
  * Durability: the STORE hook holds each message (api->hold_keep) and queues
  * it; LOOP_IDLE writes the whole queue in one transaction and only then
  * releases the messages, so a message is fanned out and echoed to its sender
  * (its acknowledgement) only once it is committed. A failed commit releases
  * them with ok = 0: they are delivered and their senders get "not_stored".
- * Group commit: a commit costs far more than a row, so LOOP_IDLE lets the
- * queue gather for up to commit_delay ms after its oldest message arrived
- * (a one-shot timer wakes the loop then), or until COMMIT_BATCH_MAX wait.
+ * Group commit waits only when waiting buys something: a commit costs far
+ * more than a row, but a lone message gains nothing from waiting. So
+ * LOOP_IDLE commits at once while the loop has time to spare (its
+ * loop_load_pct below COMMIT_BUSY_PCT) or when the last commit started
+ * commit_delay ms ago or more; only a busy loop that committed less than
+ * commit_delay ago lets the queue gather until then (a one-shot timer wakes
+ * the loop), so commits come at most once per commit_delay however fast
+ * messages arrive. COMMIT_BATCH_MAX queued always commit at once.
  *
  * Faults at run time (full disk, a file system gone read-only, a damaged
  * file): writes fail as above, reads answer "internal"; chat goes on, each
@@ -71,6 +76,7 @@
 #define INDEX_LOAD_RETRY_MS 100 /* then look again this much later */
 #define SEARCH_INDEX_ROWS 512  /* rows per batch when a search catches the index up */
 #define COMMIT_BATCH_MAX 1024  /* commit at once with this many queued, whatever commit_delay */
+#define COMMIT_BUSY_PCT 50     /* from this loop_load_pct on, commits come at most once per commit_delay */
 
 struct history_options {
 	char file[1024];
@@ -112,7 +118,7 @@ struct history {
 				   * (one-shot: the core frees it after it fires, and
 				   * cancels it before cleanup) */
 	int64_t index_timer_due;  /* monotonic ms it fires at */
-	int64_t oldest_queued_ms; /* monotonic ms the oldest queued message arrived */
+	int64_t last_commit_us;   /* monotonic us the last commit started; 0 before the first */
 	chatd_timer *commit_timer; /* wakes the loop for a delayed commit; NULL when none
 				    * (one-shot, like index_timer) */
 };
@@ -273,6 +279,13 @@ static void note_read_success(struct history *h)
 
 /* ---- the write batch ---- */
 
+static int64_t monotonic_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 static int queue_message(struct history *h, const struct chatd_store_event *ev, const char *room)
 {
 	if (h->nq == h->capq) {
@@ -300,8 +313,7 @@ static int queue_message(struct history *h, const struct chatd_store_event *ev, 
 	m->id = ev->id;
 	m->ts = ev->ts;
 	m->held = h->api->hold_keep(ev->held);
-	if (!h->nq++)
-		h->oldest_queued_ms = h->api->monotonic_ms();
+	h->nq++;
 	return 0;
 }
 
@@ -366,6 +378,7 @@ static void flush_batch(struct history *h)
 {
 	if (!h->nq)
 		return;
+	h->last_commit_us = monotonic_us();
 	char *refused = calloc(h->nq, 1);
 	int committed = refused && write_batch(h, refused) == 0;
 	int64_t stored = 0;
@@ -386,13 +399,6 @@ static void flush_batch(struct history *h)
 }
 
 /* ---- the search index ---- */
-
-static int64_t monotonic_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
 /* An index batch failed: back off, log once per burst of failures. */
 static void note_index_failure(struct history *h)
@@ -608,19 +614,21 @@ static void on_commit_timer(chatd_timer *t, void *userdata)
 }
 
 /*
- * Whether the queue should be committed in this iteration: it is full, its
- * oldest message waited commit_delay ms, or no timer can wake the loop
- * later. Otherwise makes sure the loop wakes when the delay is over.
+ * Whether the queue is committed in this iteration (load_pct: how busy the
+ * loop is). At once when the loop is not busy, when the last commit started
+ * commit_delay ago or more (nothing recent to share a transaction with), or
+ * when the queue is full; else the queue gathers until commit_delay after
+ * the last commit, and a timer makes sure the loop wakes then.
  */
-static int commit_due(struct history *h)
+static int commit_due(struct history *h, int64_t load_pct)
 {
 	if (!h->nq)
 		return 0;
-	int64_t waited = h->api->monotonic_ms() - h->oldest_queued_ms;
-	if (h->nq >= COMMIT_BATCH_MAX || waited >= h->opt.commit_delay_ms)
+	int64_t wait_us = h->last_commit_us + h->opt.commit_delay_ms * 1000 - monotonic_us();
+	if (load_pct < COMMIT_BUSY_PCT || wait_us <= 0 || h->nq >= COMMIT_BATCH_MAX || h->last_commit_us <= 0)
 		return 1;
 	if (!h->commit_timer)
-		h->commit_timer = h->api->timer_add(h->self, h->opt.commit_delay_ms - waited, 0, on_commit_timer, h);
+		h->commit_timer = h->api->timer_add(h->self, (wait_us + 999) / 1000, 0, on_commit_timer, h);
 	return !h->commit_timer; /* NULL without a loop (chatd -t) */
 }
 
@@ -629,7 +637,7 @@ static int on_loop_idle(int event_id, void *event, void *userdata)
 	struct history *h = userdata;
 	const struct chatd_plain_event *ev = event;
 	(void)event_id;
-	int stored = commit_due(h);
+	int stored = commit_due(h, ev->loop_load_pct);
 	if (stored) {
 		if (h->commit_timer) {
 			h->api->timer_cancel(h->commit_timer);
