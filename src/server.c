@@ -108,6 +108,9 @@ static void lws_log_bridge(int level, const char *line)
 	size_t n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		n--;
+	/* A refused handshake: core/refuse.c logs it (at info, with the reason). */
+	if (n == 27 && !strncmp(line, "User code denied connection", 27))
+		return;
 	log_msg(ours, "lws", "%.*s", (int)n, line);
 }
 

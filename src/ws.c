@@ -5,6 +5,7 @@
 #include "linger.h"
 #include "listener.h"
 #include "log.h"
+#include "refuse.h"
 #include "sendbatch.h"
 
 #include <errno.h>
@@ -68,11 +69,13 @@ static struct chatd_server *server_of(struct lws *wsi)
 	return lws_context_user(lws_get_context(wsi));
 }
 
-/* Refuse a handshake with a real HTTP status (lws would otherwise just drop it). */
+/* Refuse a handshake with a real HTTP status and the reason (core/refuse.c),
+ * logged with the client's address. Returns the FILTER result (-1). */
 static int refuse_handshake(struct lws *wsi, int status, const char *reason)
 {
-	lws_return_http_status(wsi, (unsigned)status, reason);
-	return -1;
+	char addr[64];
+	lws_get_peer_simple(wsi, addr, sizeof addr);
+	return refuse_handshake_send(wsi, addr, status, reason);
 }
 
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: validate /ws/{room}, make the client, run CONNECT hooks. */
@@ -118,7 +121,6 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	int status = chat_handshake(srv, c, has_origin ? origin : NULL, has_host ? host : NULL, &reason);
 	if (!status)
 		return 0;
-	log_info("handshake from %s to room %s refused: %d %s", addr, room, status, reason);
 	chat_close(srv, c);
 	client_unref(c);
 	s->client = NULL;

@@ -11,7 +11,9 @@ TESTS += \
 	tests/integration/test_signals.py \
 	tests/integration/test_cli.py \
 	tests/integration/test_fd_limit.py \
-	tests/integration/test_sdk.py
+	tests/integration/test_sdk.py \
+	tests/integration/test_refusals.py \
+	tests/integration/test_refusals_node.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
 
@@ -26,6 +28,11 @@ EXTRA_DIST += \
 	tests/integration/test_signals.py \
 	tests/integration/test_cli.py \
 	tests/integration/test_fd_limit.py \
-	tests/integration/test_sdk.py
+	tests/integration/test_sdk.py \
+	tests/integration/test_refusals.py \
+	tests/integration/test_refusals_node.py \
+	tests/clients/package.json \
+	tests/clients/package-lock.json \
+	tests/clients/refusal.mjs
 
 include tests/integration/hostile.mk
