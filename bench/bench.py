@@ -11,9 +11,13 @@ the generator runs on core 1. Workloads:
   W3   100 rooms x 100 members (10,000 sockets)    (chatd, tutorial)
   W4   19,000 idle sockets: RSS/socket, connects/s (chatd, tutorial, lws demo)
   W5   10 rooms x 20, 1 msg/s per room: latency    (chatd, tutorial)
+  W5s  10 rooms x 20, every member 1 msg/s (4,000 deliveries/s): latency of
+       chatd as users run it, etc/chatd.conf with all its plugins (chatd, tutorial)
   W6   1,000 clients join one room at once         (chatd, tutorial, lws demo)
   W1h  W1 with chatd's history plugin              (chatd, when history.so exists)
 
+Every workload but W5s runs chatd without plugins (W1h adds history alone): the
+core. W5s runs the stock config (etc/chatd.conf, plus bind = 127.0.0.1).
 The lws demo (lws-mirror-protocol) has one shared room (its mirror instances are
 capped at 3), so it runs the one-room workloads only. A sweep doubles the rate
 until p99 > 50 ms or anything is lost, then bisects: the figure is the highest
@@ -61,6 +65,11 @@ FULL = {
     "W4": dict(kind="connect", rooms=1900, members=10, peers=["chatd", "tutorial", "lws"]),
     "W5": dict(kind="latency", rooms=10, members=20, rate=1, duration=20, warmup=2, busy_poll=True,
                peers=["chatd", "tutorial"]),
+    # every member publishes (1 msg/s each, in turn) and the sockets come from
+    # 20 addresses, so the stock rate limits (5 msg/s per connection, 20 per
+    # address) let everything through, as they would for 200 real users
+    "W5s": dict(kind="latency", rooms=10, members=20, rate=20, publishers=20, src_addrs=20, duration=20,
+                warmup=2, busy_poll=True, config="stock", peers=["chatd", "tutorial"]),
     "W6": dict(kind="storm", members=1000, peers=["chatd", "tutorial", "lws"]),
     "W1h": dict(kind="sweep", rooms=100, members=20, duration=5, warmup=1, history=True,
                 peers={"chatd": dict(start=20000, bisect=3)}),
@@ -76,6 +85,8 @@ QUICK = {
     "W4": dict(kind="connect", rooms=20, members=10, peers=["chatd", "tutorial", "lws"]),
     "W5": dict(kind="latency", rooms=2, members=5, rate=5, duration=0.3, warmup=0.1, busy_poll=True,
                peers=["chatd", "tutorial"]),
+    "W5s": dict(kind="latency", rooms=2, members=5, rate=5, publishers=5, src_addrs=5, duration=0.3,
+                warmup=0.1, busy_poll=True, config="stock", peers=["chatd", "tutorial"]),
     "W6": dict(kind="storm", members=40, peers=["chatd", "tutorial", "lws"]),
     "W1h": dict(kind="sweep", rooms=4, members=5, duration=0.3, warmup=0.1, history=True,
                 peers={"chatd": dict(start=200, bisect=0, max_steps=1)}),
@@ -87,6 +98,7 @@ DESCR = {
     "W3": "100 rooms x 100 members (10,000 sockets)",
     "W4": "19,000 idle sockets (rooms of 10)",
     "W5": "10 rooms x 20, 1 msg/s per room",
+    "W5s": "10 rooms x 20, every member 1 msg/s; chatd with etc/chatd.conf",
     "W6": "1,000 clients join one room at once",
     "W1h": "W1 with the history plugin",
 }
@@ -261,20 +273,54 @@ class Peers:
         self.available["lws"] = None if self.lws else "libwebsockets-test-server not installed"
         hist = os.path.join(TOP, "plugins", "history", "history.so")
         self.history = hist if os.path.exists(hist) else None
+        self.stock = os.path.join(TOP, "etc", "chatd.conf")
 
-    def start(self, peer, history=False):
+    def missing_stock_plugins(self):
+        """Why the stock config cannot run here (its plugins not built), or None."""
+        if not os.path.exists(self.stock):
+            return "no %s" % os.path.relpath(self.stock, TOP)
+        with open(self.stock) as f:
+            names = [ln.strip()[len("[plugin"):-1].strip() for ln in f if ln.strip().startswith("[plugin ")]
+        missing = [n for n in names if not os.path.exists(os.path.join(TOP, "plugins", n, n + ".so"))]
+        return "plugins not built: %s" % ", ".join(missing) if missing else None
+
+    def start(self, peer, history=False, config=None):
         for attempt in range(3):
             try:
-                return self._start(peer, history)
+                return self._start(peer, history, config)
             except RuntimeError as e:
                 if attempt == 2 or "exited" not in str(e):
                     raise
                 log("bench: %s; trying another port" % e)
 
-    def _start(self, peer, history=False):
+    def stock_config(self, port):
+        """etc/chatd.conf as it is, with bind = 127.0.0.1 added to [server]
+        (the benchmark listens on loopback only); written to the work directory."""
+        with open(self.stock) as f:
+            text = f.read()
+        lines, done = [], False
+        for ln in text.splitlines():
+            lines.append(ln)
+            if not done and ln.strip() == "[server]":
+                lines.append("bind = 127.0.0.1  # added by bench/bench.py")
+                done = True
+        if not done:
+            lines[:0] = ["[server]", "bind = 127.0.0.1  # added by bench/bench.py"]
+        conf = os.path.join(self.workdir, "chatd-stock-%d.conf" % port)
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return conf
+
+    def _start(self, peer, history=False, config=None):
         port = free_port()
         if peer == "chatd":
             data = tempfile.mkdtemp(prefix="chatd-data-", dir=self.workdir)
+            if config == "stock":
+                # the copy's relative paths would point elsewhere: the flags
+                # give the tree's own directories (flags override the file)
+                cmd = [self.chatd, "-c", self.stock_config(port), "-p", port, "-D", data,
+                       "-w", os.path.join(TOP, "web"), "-P", os.path.join(TOP, "plugins")]
+                return Server("chatd", cmd, self.workdir, port, self.workdir, health="/healthz").start()
             conf = os.path.join(self.workdir, "chatd-%d.conf" % port)
             with open(conf, "w") as f:
                 f.write("# written by bench/bench.py\n[server]\nbind = 127.0.0.1\nport = %d\n"
@@ -295,8 +341,8 @@ class Peers:
         raise ValueError(peer)
 
 
-def base_args(peer, server, quick):
-    a = ["--port", server.port, "--src-addrs", 8, "--size", 100]
+def base_args(peer, server, quick, src_addrs=8):
+    a = ["--port", server.port, "--src-addrs", src_addrs, "--size", 100]
     if quick:
         a += ["--settle-ms", 100, "--drain", 1]
     if peer == "chatd":
@@ -322,7 +368,7 @@ def run_workload(wname, w, peer, server, quick):
     """Returns a record {"workload", "peer", "kind", "result"/"sweep", "ok"}."""
     kind = w["kind"]
     rec = {"workload": wname, "peer": peer, "kind": kind}
-    base = base_args(peer, server, quick)
+    base = base_args(peer, server, quick, w.get("src_addrs", 8))
     label = "%s-%s" % (wname, peer)
     idle_max = 0.3 if quick else 15
     if kind == "sweep":
@@ -341,6 +387,8 @@ def run_workload(wname, w, peer, server, quick):
     if kind == "latency":
         if w.get("busy_poll"):
             extra.append("--busy-poll")
+        if w.get("publishers"):
+            extra += ["--publishers", w["publishers"]]
         args = sw.load_args(base, w["rooms"], w["members"], w["rate"] * w["rooms"] * w["members"],
                             w["duration"], w["warmup"], extra)
         r = sw.run_loadgen(args, int(w["duration"] + w["warmup"] + 120))
@@ -425,6 +473,8 @@ ROWS = [
     ("W4", "sockets", "W4 idle sockets held", "rate", True, "19,000"),
     ("W5", "p50_ms", "W5 latency p50 (ms)", "%.2f", False, "< 1"),
     ("W5", "p99_ms", "W5 latency p99 (ms)", "%.2f", False, "< 5"),
+    ("W5s", "p50_ms", "W5s latency p50, stock config (ms)", "%.2f", False, "< 1"),
+    ("W5s", "p99_ms", "W5s latency p99, stock config (ms)", "%.2f", False, "< 5"),
     ("W6", "welcome_s", "W6 every welcome after (s)", "%.2f", False, ""),
     ("W6", "drained_s", "W6 join notices drained after (s)", "%.2f", False, "< 2"),
     ("W1h", "held", "W1 + history deliveries/s held", "rate", True, ">= 90% of W1"),
@@ -450,6 +500,8 @@ def cell(f, metric, fmt):
         s += " (generator-bound)"
     if metric == "sockets" and f.get("failed"):
         s += " (%d failed)" % f["failed"]
+    if metric in ("p50_ms", "p99_ms") and f.get("lost"):
+        s += " (%d lost)" % f["lost"]
     if metric == "drained_s" and f.get("timed_out"):
         s = "> %s (timed out)" % s
     if f.get("noisy"):
@@ -539,12 +591,13 @@ def run_on_fresh_server(peers, quick_servers, wname, w, peer, quick):
     stop the server. Returns the record."""
     server = None
     try:
-        if quick and not w.get("history"):
+        if quick and not w.get("history") and not (peer == "chatd" and w.get("config")):
             server = quick_servers.get(peer)
             if server is None or not server.alive():
                 server = quick_servers[peer] = peers.start(peer)
         else:
-            server = peers.start(peer, history=w.get("history", False))
+            server = peers.start(peer, history=w.get("history", False),
+                                 config=w.get("config") if peer == "chatd" else None)
         rec = run_workload(wname, w, peer, server, quick)
         if not server.alive():
             rec["ok"] = False
@@ -639,6 +692,12 @@ def main():
                 if peers.available.get(peer):
                     records.append({"workload": wname, "peer": peer, "kind": w["kind"],
                                     "skipped": peers.available[peer]})
+                    continue
+                if w.get("config") == "stock" and peer == "chatd" and peers.missing_stock_plugins():
+                    why = peers.missing_stock_plugins()
+                    notes.append("%s skipped: %s" % (wname, why))
+                    log("bench: %s" % notes[-1])
+                    records.append({"workload": wname, "peer": peer, "kind": w["kind"], "skipped": why})
                     continue
                 if w.get("history") and not peers.history:
                     note = "W1h skipped: plugins/history/history.so does not exist yet"

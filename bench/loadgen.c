@@ -5,8 +5,8 @@
  * frames in, partial and fragmented frames, ping -> pong, close).
  *
  * Three modes:
- *   load (default)  R rooms x M members; member 0 of each room publishes at a
- *                   fixed open-loop rate. Each message carries its intended send
+ *   load (default)  R rooms x M members; member 0 of each room (or members 0..K-1
+ *                   in turn, --publishers K) publishes at a fixed open-loop rate. Each message carries its intended send
  *                   time (CLOCK_MONOTONIC ns); every receiver records
  *                   receive time - intended time, so a late sender or a slow
  *                   server both show up as latency (no coordinated omission).
@@ -63,6 +63,7 @@ static struct opts {
 	int proto;
 	int mode;
 	int rooms, members;
+	int publishers;  /* members 0..publishers-1 of a room send its messages in turn */
 	double rate;     /* messages/s per room */
 	double duration; /* measured seconds */
 	double warmup;
@@ -91,6 +92,7 @@ static struct opts {
 	.mode = M_LOAD,
 	.rooms = 1,
 	.members = 2,
+	.publishers = 1,
 	.rate = 10,
 	.duration = 5,
 	.warmup = 1,
@@ -1004,7 +1006,8 @@ static void publish_due(uint64_t now)
 				g.sent_window++;
 			}
 			hist_record(&g.h_lag, now - due);
-			struct conn *c = &g.c[r * o.members];
+			/* in turn: a room's rate is shared by its publishers */
+			struct conn *c = &g.c[r * o.members + (int)((seq - 1) % (uint64_t)o.publishers)];
 			if (c->fd < 0 || c->state != ST_OPEN)
 				continue; /* a dead publisher: its receivers see the loss */
 			int tl = snprintf(text, tcap, "B1:%d:%" PRIu64 ":%" PRIu64 ":", r, seq, due);
@@ -1071,8 +1074,8 @@ static void json_common(FILE *f, const char *mode)
 	fprintf(f, "{\"tool\":\"chatd-loadgen\",\"version\":" VERSION ",\"label\":\"%s\",\"mode\":\"%s\",\"proto\":\"%s\"",
 		o.label, mode, proto_names[o.proto]);
 	fprintf(f, ",\"busy_poll\":%s", o.busy_poll ? "true" : "false");
-	fprintf(f, ",\"host\":\"%s\",\"port\":%d,\"path_template\":\"%s\",\"rooms\":%d,\"members\":%d,\"sockets\":%d",
-		o.host, o.port, o.path_tmpl, o.rooms, o.members, g.n);
+	fprintf(f, ",\"host\":\"%s\",\"port\":%d,\"path_template\":\"%s\",\"rooms\":%d,\"members\":%d,\"publishers\":%d,\"sockets\":%d",
+		o.host, o.port, o.path_tmpl, o.rooms, o.members, o.publishers, g.n);
 	double cs = g.t_last_ready > g.t_connect_start ? (double)(g.t_last_ready - g.t_connect_start) / 1e9 : 0;
 	fprintf(f, ",\"connect\":{\"ok\":%d,\"failed\":%d,\"seconds\":%.3f,\"per_s\":%.1f,\"concurrency\":%d", g.ready,
 		g.failed, cs, cs > 0 ? g.ready / cs : 0, o.concurrency);
@@ -1386,6 +1389,8 @@ static void usage(FILE *f)
 		"  --proto chatd|tutorial|mirror   frame shapes (default chatd; mirror: raw text, ready at 101;\n"
 		"                        tutorial: ready at 101 as it sends no welcome)\n"
 		"  --rooms R --members M R rooms of M members; member 0 of each room publishes\n"
+		"  --publishers K        members 0..K-1 of each room publish in turn (default 1): each sends\n"
+		"                        rate/K messages/s, e.g. to stay under a per-connection rate limit\n"
 		"  --rate X              messages/s per room, open loop (default 10)\n"
 		"  --duration S          measured seconds (default 5)  --warmup S (default 1)  --drain S (default 2)\n"
 		"  --size B              payload text bytes (default 100)\n"
@@ -1411,7 +1416,7 @@ int main(int argc, char **argv)
 	enum {
 		OPT_HOST = 256, OPT_PORT, OPT_PATH, OPT_SUB, OPT_PROTO, OPT_ROOMS, OPT_MEMBERS, OPT_RATE, OPT_DUR, OPT_WARM, OPT_DRAIN, OPT_SIZE,
 		OPT_PID, OPT_CONN, OPT_STORM, OPT_SRC, OPT_CONC, OPT_SETTLE, OPT_CTO, OPT_HOLD, OPT_SQ, OPT_STO, OPT_NONAMES, OPT_LABEL, OPT_QUIET, OPT_BUSY, OPT_SERVE,
-		OPT_HELP
+		OPT_PUBS, OPT_HELP
 	};
 	static const struct option lo[] = {
 		{"host", 1, 0, OPT_HOST},         {"port", 1, 0, OPT_PORT},           {"path-template", 1, 0, OPT_PATH},
@@ -1422,7 +1427,8 @@ int main(int argc, char **argv)
 		{"src-addrs", 1, 0, OPT_SRC},     {"concurrency", 1, 0, OPT_CONC},    {"settle-ms", 1, 0, OPT_SETTLE},
 		{"connect-timeout", 1, 0, OPT_CTO}, {"hold", 1, 0, OPT_HOLD},         {"storm-quiet", 1, 0, OPT_SQ},
 		{"storm-timeout", 1, 0, OPT_STO}, {"no-names", 0, 0, OPT_NONAMES},    {"label", 1, 0, OPT_LABEL},
-		{"busy-poll", 0, 0, OPT_BUSY},   {"serve", 0, 0, OPT_SERVE},   {"quiet", 0, 0, OPT_QUIET},       {"help", 0, 0, OPT_HELP},           {0, 0, 0, 0},
+		{"busy-poll", 0, 0, OPT_BUSY},   {"serve", 0, 0, OPT_SERVE},   {"quiet", 0, 0, OPT_QUIET},       {"publishers", 1, 0, OPT_PUBS},
+		{"help", 0, 0, OPT_HELP},           {0, 0, 0, 0},
 	};
 	int conc_set = 0, opt;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -1439,6 +1445,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ROOMS: o.rooms = atoi(optarg); break;
 		case OPT_MEMBERS: o.members = atoi(optarg); break;
+		case OPT_PUBS: o.publishers = atoi(optarg); break;
 		case OPT_RATE: o.rate = atof(optarg); break;
 		case OPT_DUR: o.duration = atof(optarg); break;
 		case OPT_WARM: o.warmup = atof(optarg); break;
@@ -1468,6 +1475,8 @@ int main(int argc, char **argv)
 		usage(stderr), exit(2);
 	if (o.rooms < 1 || o.members < 1 || (long)o.rooms * o.members > 1000000)
 		die("--rooms and --members must be >= 1 (at most 1e6 sockets)");
+	if (o.publishers < 1 || o.publishers > o.members)
+		die("--publishers: 1..members");
 	if (o.rate <= 0 || o.rate > 1e6 || o.duration <= 0 || o.warmup < 0 || o.drain < 0)
 		die("bad --rate/--duration/--warmup/--drain");
 	if (o.size < 0 || o.size > 1000000)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/run.sh [--quick] [bench.py options]
-# One command: builds the load generator (and chatd), starts chatd, the tutorial's
+# One command: builds the load generator (and chatd and its plugins), starts chatd, the tutorial's
 # server and the lws mirror demo in turn pinned to core 0, runs every workload
 # against each with the generator on core 1, kills every server it started, writes
 # bench/results/<date>-<HHMM>.json and prints the markdown table. See docs/performance.md.
@@ -12,9 +12,14 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 		[ -x chatd ] || { echo "bench: cannot build chatd" >&2; exit 1; }
 		echo "bench: warning: 'make chatd' failed, benchmarking the existing ./chatd" >&2
 	fi
-	if [ -f plugins/history/history.c ]; then
-		make plugins/history/history.so >&2 || echo "bench: warning: history plugin did not build" >&2
-	fi
+	# every plugin: W1h loads history, W5s the stock config (etc/chatd.conf) with all of them
+	sos=""
+	for d in plugins/*/; do
+		n=$(basename "$d")
+		[ -f "$d/local.mk" ] && sos="$sos plugins/$n/$n.so"
+	done
+	# shellcheck disable=SC2086
+	make $sos >&2 || echo "bench: warning: not every plugin built (W1h or W5s may be skipped)" >&2
 fi
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3

@@ -11,7 +11,8 @@ $PY wstest_server.py --port "$port" --seconds 8 > selftest-server.out &
 spid=$!
 trap 'kill $spid 2>/dev/null || true' EXIT
 sleep 0.7
-./loadgen --port "$port" --rooms 2 --members 3 --rate 20 --duration 2 --warmup 0.5 --size 300 \
+# every member publishes, in turn (--publishers)
+./loadgen --port "$port" --rooms 2 --members 3 --publishers 3 --rate 20 --duration 2 --warmup 0.5 --size 300 \
 	--label selftest --quiet > selftest-loadgen.out
 # 64-bit frame lengths too
 ./loadgen --port "$port" --rooms 1 --members 2 --rate 5 --duration 1 --warmup 0.2 --size 70000 \
@@ -28,7 +29,9 @@ ok = (srv == 0 and g["connect"]["ok"] == 6 and g["lost"] == 0 and g["delivered"]
       and g["delivered"] == g["expected"] and g["frames"]["pings"] > 0 and not g["errors"]
       and g["frames"]["foreign"] == 0 and big["lost"] == 0 and big["delivered"] == big["expected"] > 0
       # the messages of the warm-up have their own histogram
-      and g["warmup_latency_us"]["n"] > 0)
+      and g["warmup_latency_us"]["n"] > 0
+      # 2 x 3 publishers in the first run, member 0 alone in the second
+      and g["publishers"] == 3 and s["senders"] == 2 * 3 + 1)
 # a sweep step's warm-up: 1 s + 16 messages per receiver, that part capped at 4 s
 sys.path.insert(0, ".")
 import sweep

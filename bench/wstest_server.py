@@ -25,8 +25,9 @@ import sys
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 stats = {"clients": 0, "frames_in": 0, "unmasked": 0, "pings": 0, "pongs_ok": 0,
-         "pongs_bad": 0, "messages": 0, "closes": 0, "errors": 0}
+         "pongs_bad": 0, "messages": 0, "senders": 0, "closes": 0, "errors": 0}
 rooms = {}
+senders = set()  # clients that sent a room message (loadgen --publishers)
 
 
 def frame(op, payload, fin=True):
@@ -122,6 +123,9 @@ async def handle(reader, writer):
             if op == 1 and fin:
                 msg = json.loads(data)
                 stats["messages"] += 1
+                if id(c) not in senders:
+                    senders.add(id(c))
+                    stats["senders"] += 1
                 for m in list(rooms.get(room, ())):
                     await m.send_message(msg["text"])
     except (asyncio.IncompleteReadError, ConnectionError):
