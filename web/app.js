@@ -6,7 +6,7 @@
 import { ui } from './js/dom.js';
 import { state } from './js/state.js';
 import { load, save, STORE_NAME, STORE_ROOMS, STORE_ROOM } from './js/store.js';
-import { roomProblem, nameProblem } from './js/validate.js';
+import { roomProblem, nameProblem, canonicalRoom } from './js/validate.js';
 import { notice } from './js/notices.js';
 import { nearBottom, scrollToBottom } from './js/scroll.js';
 import { connect } from './js/connection.js';
@@ -23,7 +23,7 @@ function wire() {
   ui.input.addEventListener('keydown', onInputKey);
   ui.joinForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (goRoom(ui.joinInput.value.trim())) { ui.joinInput.value = ''; closeSidebar(); ui.input.focus(); }
+    if (goRoom(ui.joinInput.value.trim(), { typed: true })) { ui.joinInput.value = ''; closeSidebar(); ui.input.focus(); }
   });
   ui.joinInput.addEventListener('input', () => {
     const v = ui.joinInput.value.trim();
@@ -48,12 +48,14 @@ function init() {
   if (name) { state.wantedName = name; save(STORE_NAME, name); }
 
   const rooms = load(STORE_ROOMS, []);
-  state.rooms = Array.isArray(rooms) ? rooms.filter((r) => typeof r === 'string' && !roomProblem(r)) : [];
+  // Lists stored before room names were case-insensitive may hold "Lounge" and "lounge": one room.
+  const valid = Array.isArray(rooms) ? rooms.filter((r) => typeof r === 'string' && !roomProblem(r)) : [];
+  state.rooms = [...new Set(valid.map(canonicalRoom))];
   const fromHash = hashRoom();
   const lastRoom = load(STORE_ROOM, null);
-  if (fromHash && !roomProblem(fromHash)) state.room = fromHash;
-  else if (typeof lastRoom === 'string' && !roomProblem(lastRoom)) state.room = lastRoom;
-  if (fromHash && roomProblem(fromHash)) notice(`Cannot open “${fromHash}”: ${roomProblem(fromHash)}`);
+  if (fromHash && !roomProblem(fromHash)) state.room = canonicalRoom(fromHash);
+  else if (typeof lastRoom === 'string' && !roomProblem(lastRoom)) state.room = canonicalRoom(lastRoom);
+  if (fromHash && roomProblem(fromHash)) notice(`Cannot open “${fromHash}”: ${roomProblem(fromHash)}`, { key: 'room' });
   rememberRoom(state.room);
   if (hashRoom() !== state.room) history.replaceState(null, '', `#${state.room}`);
 

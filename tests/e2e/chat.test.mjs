@@ -67,10 +67,10 @@ test('switching rooms uses the same socket and keeps rooms apart', async () => {
     // Join a new room from the sidebar form.
     await alice.fill('#join-input', 'roomB');
     await alice.press('#join-input', 'Enter');
-    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'roomB');
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'roomb');
     await waitConnected(alice);
     await waitMembers(alice, ['Ann']);
-    assert.equal(new URL(alice.url()).hash, '#roomB');
+    assert.equal(new URL(alice.url()).hash, '#roomb');
     await say(alice, 'only in B');
     await waitMessage(alice, 'only in B');
 
@@ -83,12 +83,12 @@ test('switching rooms uses the same socket and keeps rooms apart', async () => {
 
     // The room list marks the current room.
     const current = await alice.$eval('#room-list [aria-current="page"]', (e) => e.textContent);
-    assert.match(current, /roomB/);
-    assert.deepEqual(await alice.$$eval('#room-list .room-link', (els) => els.map((e) => e.textContent.replace(/^#\s*/, ''))).then((l) => l.sort()), ['roomA', 'roomB']);
+    assert.match(current, /roomb/);
+    assert.deepEqual(await alice.$$eval('#room-list .room-link', (els) => els.map((e) => e.textContent.replace(/^#\s*/, ''))).then((l) => l.sort()), ['rooma', 'roomb']);
 
     // Back to roomA through the URL (hashchange), still no reload and no new socket.
     await alice.evaluate(() => { location.hash = '#roomA'; });
-    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'roomA');
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'rooma');
     await waitMembers(alice, ['Ann', 'Ben']);
     await say(bob, 'welcome back');
     await waitMessage(alice, 'welcome back');
@@ -102,7 +102,7 @@ test('switching rooms uses the same socket and keeps rooms apart', async () => {
     await alice.press('#join-input', 'Enter');
     const why = await alice.locator('#join-error').textContent();
     assert.match(why, /letters, digits/);
-    assert.equal(await alice.locator('#room-title').textContent(), 'roomA');
+    assert.equal(await alice.locator('#room-title').textContent(), 'rooma');
   } finally {
     await closePage(alice);
     await closePage(bob);
@@ -165,9 +165,9 @@ test('error frames from the server are shown, not swallowed', async () => {
   const page = await openClient(browser, srv, { name: 'Errol', room: 'errors' });
   try {
     await page.evaluate(() => window.__lastWs.send(JSON.stringify({ type: 'no-such-frame-type' })));
-    await page.locator('.notice', { hasText: 'unknown_type' }).waitFor();
+    await page.locator('.notice[data-code="unknown_type"]', { hasText: 'does not support' }).waitFor();
     await page.evaluate(() => window.__lastWs.send('this is not json'));
-    await page.locator('.notice', { hasText: 'bad_request' }).waitFor();
+    await page.locator('.notice[data-code="bad_request"]', { hasText: 'refused a request' }).waitFor();
     assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connected');
 
     // Typing for a while: without the typing plugin the client says so once, not per keystroke.
@@ -177,6 +177,69 @@ test('error frames from the server are shown, not swallowed', async () => {
     assert.ok(await page.locator('.notice', { hasText: 'typing indicators' }).count() <= 1);
   } finally {
     await closePage(page);
+  }
+});
+
+test('one notice per kind, replaced not stacked, in plain sentences', async () => {
+  const page = await openClient(browser, srv, { name: 'Nora', room: 'notices' });
+  try {
+    // Five refusals of one kind, then three of another, as fast as the socket goes.
+    await page.evaluate(() => {
+      for (let i = 0; i < 5; i++) window.__lastWs.send(JSON.stringify({ type: `nonsense-${i}` }));
+      for (let i = 0; i < 3; i++) window.__lastWs.send(`not json ${i}`);
+    });
+    await page.locator('.notice[data-code="bad_request"]').waitFor();
+    await page.waitForTimeout(300);
+    const notices = await page.$$eval('#notices .notice', (els) => els.map((e) => ({
+      code: e.dataset.code, text: e.querySelector('.notice-text').textContent,
+    })));
+    assert.deepEqual(notices.map((n) => n.code), ['unknown_type', 'bad_request'], JSON.stringify(notices));
+    // The replaced notice says the latest refusal.
+    assert.match(notices[0].text, /nonsense-4/);
+    for (const { text } of notices) {
+      assert.doesNotMatch(text, /\[[a-z_]+\]|\b(bad_request|unknown_type)\b/, `a code in the words: ${text}`);
+      assert.match(text, /^[A-Z].*[.]$/, `not a sentence: ${text}`);
+      const sentences = text.split(/(?<=\.) /);
+      assert.equal(new Set(sentences).size, sentences.length, `repeats itself: ${text}`);
+    }
+    // A local notice of another kind (an unknown command) joins them; a second one replaces it.
+    await say(page, '/frobnicate');
+    await say(page, '/frobnicate2');
+    await page.locator('.notice', { hasText: 'Unknown command /frobnicate2' }).waitFor();
+    assert.equal(await page.locator('.notice', { hasText: 'Unknown command' }).count(), 1);
+    // Dismissed, it is gone; the next one of its kind comes back alone.
+    await page.locator('.notice', { hasText: 'Unknown command' }).locator('.notice-close').click();
+    assert.equal(await page.locator('.notice', { hasText: 'Unknown command' }).count(), 0);
+    await say(page, '/frobnicate3');
+    assert.equal(await page.locator('.notice', { hasText: 'Unknown command' }).count(), 1);
+  } finally {
+    await closePage(page);
+  }
+});
+
+test('room names are case-insensitive: the client joins the lower-case room and says so', async () => {
+  const alice = await openClient(browser, srv, { name: 'Lou', room: 'general' });
+  let bob;
+  try {
+    await say(alice, '/join Lounge');
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'lounge');
+    await alice.locator('.notice.info', { hasText: '“Lounge” is #lounge' }).waitFor();
+    assert.equal(new URL(alice.url()).hash, '#lounge');
+    // The form says so too, and a link or a typed name in another case is the same room.
+    await alice.fill('#join-input', 'LOUNGE');
+    await alice.press('#join-input', 'Enter');
+    await alice.locator('.notice.info', { hasText: '“LOUNGE” is #lounge' }).waitFor();
+    bob = await openClient(browser, srv, { name: 'Bo', room: 'LoUnGe' });
+    await bob.waitForFunction(() => document.querySelector('#room-title').textContent === 'lounge');
+    assert.equal(new URL(bob.url()).hash, '#lounge');
+    await waitMembers(alice, ['Lou', 'Bo']);
+    await say(bob, 'same room whatever the case');
+    await waitMessage(alice, 'same room whatever the case');
+    const rooms = await alice.$$eval('#room-list .room-link', (els) => els.map((e) => e.textContent.replace(/^#\s*/, '')));
+    assert.deepEqual(rooms.sort(), ['general', 'lounge']);
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
   }
 });
 

@@ -10,6 +10,7 @@ import {
 
 const HAVE = pluginsBuilt('typing', 'privmsg', 'history');
 const HAVE_RL = pluginsBuilt('ratelimit');
+const HAVE_ME = pluginsBuilt('me');
 const skip = HAVE ? false : 'typing, privmsg or history plugin not built';
 
 let srv;
@@ -20,7 +21,7 @@ before(async () => {
   browser = await launchBrowser();
   if (HAVE) {
     srv = await startChatd({
-      config: (port) => `[server]\nport = ${port}\n\n[plugin typing]\n\n[plugin privmsg]\n\n[plugin history]\nreplay = 10\n`,
+      config: (port) => `[server]\nport = ${port}\n\n[plugin typing]\n\n[plugin privmsg]\n\n${HAVE_ME ? '[plugin me]\n\n' : ''}[plugin history]\nreplay = 10\n`,
     });
   }
 });
@@ -78,7 +79,7 @@ test('private messages show apart, reach only the two, and unknown names are exp
     assert.equal(await alice.locator('.log > .msg:not(.private)', { hasText: 'meet me at noon' }).count(), 0);
 
     await say(alice, '/msg nobody-here hello?');
-    await alice.locator('.notice', { hasText: 'no_such_user' }).waitFor();
+    await alice.locator('.notice[data-code="no_such_user"]', { hasText: 'Nobody named nobody-here is connected' }).waitFor();
     const failed = alice.locator('.log > .msg.failed', { hasText: 'hello?' });
     await failed.waitFor();
     assert.equal(await failed.locator('.retry-btn').count(), 1);
@@ -86,6 +87,32 @@ test('private messages show apart, reach only the two, and unknown names are exp
     await closePage(alice);
     await closePage(bob);
     await closePage(carl);
+  }
+});
+
+test('/me: the stock config\'s me plugin turns "/me waves" into an action', { skip: HAVE && HAVE_ME ? false : 'me, typing, privmsg or history plugin not built' }, async () => {
+  const alice = await openClient(browser, srv, { name: 'Mae', room: 'actions' });
+  const bob = await openClient(browser, srv, { name: 'Ned', room: 'actions' });
+  try {
+    await waitMembers(alice, ['Mae', 'Ned']);
+    await say(alice, '/me waves at everyone');
+    const seen = bob.locator('.log > .msg.action:not(.pending)', { hasText: '* Mae waves at everyone' });
+    await seen.waitFor();
+    assert.equal(await seen.locator('.text').textContent(), '* Mae waves at everyone');
+    assert.equal(await seen.locator('.text').evaluate((e) => getComputedStyle(e).fontStyle), 'italic');
+    await alice.locator('.log > .msg.action.own:not(.pending)', { hasText: '* Mae waves at everyone' }).waitFor();
+    assert.equal(await alice.locator('.log > .pending').count(), 0);
+    assert.equal(await alice.locator('.notice').count(), 0, 'the client refused /me');
+    assert.equal(await alice.locator('#msg-input').inputValue(), '');
+    // Without an action it explains itself and keeps the text.
+    await say(alice, '/me');
+    await alice.locator('.notice', { hasText: 'Usage: /me ACTION' }).waitFor();
+    // /help lists it.
+    await say(alice, '/help');
+    await alice.locator('.log > .sys', { hasText: '/me ACTION' }).waitFor();
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
   }
 });
 
@@ -178,10 +205,12 @@ test('rate limiting: the notice says when to retry; the refused message can be r
   });
   const page = await openClient(browser, rl, { name: 'Fay', room: 'flood' });
   try {
-    for (let i = 1; i <= 4; i++) await say(page, `burst ${i}`);
-    const n = page.locator('.notice', { hasText: 'rate_limited' }).first();
+    for (let i = 1; i <= 5; i++) await say(page, `burst ${i}`);
+    const n = page.locator('.notice[data-code="rate_limited"]');
     await n.waitFor();
-    assert.match(await n.textContent(), /You can send again in \d+(\.\d)? s/);
+    await page.locator('.log > .msg.failed').nth(1).waitFor();   // two refusals: one notice
+    assert.equal(await n.count(), 1, 'rate limit notices stacked');
+    assert.match(await n.locator('.notice-text').textContent(), /^You are sending too fast\. You can send again in \d+ seconds?\.$/);
     const failed = page.locator('.log > .msg.failed').first();
     await failed.waitFor();
     const retry = failed.locator('.retry-btn');

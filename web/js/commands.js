@@ -11,6 +11,7 @@ import { goRoom } from './rooms.js';
 
 const HELP_LINES = [
   '/msg NAME TEXT — private message to NAME, wherever they are',
+  '/me ACTION — say what you do (“/me waves” shows “* Alice waves”)',
   '/nick NAME — change your name',
   '/join ROOM — join or create ROOM',
   '/who — refresh the member list',
@@ -22,7 +23,7 @@ const HELP_LINES = [
 export function setName(name) {
   const clean = name.trim();
   const why = nameProblem(clean);
-  if (why) { ui.nickError.textContent = why; notice(why); return false; }
+  if (why) { ui.nickError.textContent = why; notice(why, { key: 'name' }); return false; }
   ui.nickError.textContent = '';
   state.wantedName = clean;
   save(STORE_NAME, clean);
@@ -38,23 +39,26 @@ export function runCommand(line) {
   switch (cmd.toLowerCase()) {
     case 'msg': {
       const m = rest.match(/^(\S+)\s+([\s\S]*\S[\s\S]*)$/);
-      if (!m) { notice('Usage: /msg NAME TEXT'); return false; }
+      if (!m) { notice('Usage: /msg NAME TEXT', { key: 'command' }); return false; }
       return sendChat(line.trim(), { to: m[1], text: m[2].trim() });
     }
+    case 'me':
+      if (!rest.trim()) { notice('Usage: /me ACTION, for example “/me waves”.', { key: 'command' }); return false; }
+      return sendChat(`/me ${rest.trim()}`, null);
     case 'nick':
-      if (!rest.trim()) { notice('Usage: /nick NAME'); return false; }
+      if (!rest.trim()) { notice('Usage: /nick NAME', { key: 'command' }); return false; }
       return setName(rest);
     case 'join':
-      if (!rest.trim()) { notice('Usage: /join ROOM'); return false; }
-      return goRoom(rest.trim());
+      if (!rest.trim()) { notice('Usage: /join ROOM', { key: 'command' }); return false; }
+      return goRoom(rest.trim(), { typed: true });
     case 'who':
-      if (!sendFrame({ type: 'who' })) { notice('Not connected.'); return false; }
+      if (!sendFrame({ type: 'who' })) { notice('Not connected.', { key: 'command' }); return false; }
       return true;
     case 'help':
       addSystem(`Commands: ${HELP_LINES.join(' · ')}`, 'help');
       return true;
     default:
-      notice(`Unknown command /${cmd}. Type /help for the list, or start with // to send a slash.`);
+      notice(`Unknown command /${cmd}. Type /help for the list, or start with // to send a slash.`, { key: 'command' });
       return false;
   }
 }

@@ -63,7 +63,7 @@ export function connect() {
   state.joinSentFor = state.room;
   setStatus('connecting');
   let ws;
-  try { ws = new WebSocket(socketUrl()); } catch (err) { notice(`Cannot connect: ${err.message}`); scheduleReconnect(); return; }
+  try { ws = new WebSocket(socketUrl()); } catch (err) { notice(`Cannot connect: ${err.message}`, { key: 'connection' }); scheduleReconnect(); return; }
   state.ws = ws;
   ws.addEventListener('message', (ev) => { if (ws === state.ws) handleFrame(ev.data); });
   ws.addEventListener('close', (ev) => { if (ws === state.ws) onClose(ev); });
@@ -91,7 +91,7 @@ function onClose(ev) {
   const why = CLOSE_TEXT[ev.code] || `The connection closed (code ${ev.code}).`;
   if (wasWelcomed || ev.code !== 1006) {
     addSystem(ev.reason ? `${why} (${ev.reason})` : why, 'warn');
-    if ([1003, 1007, 1008, 1009, 1011].includes(ev.code)) notice(why);
+    if ([1003, 1007, 1008, 1009, 1011].includes(ev.code)) notice(why, { key: 'connection' });
   }
   scheduleReconnect();
 }

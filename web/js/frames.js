@@ -1,7 +1,6 @@
 // Frames from the server (docs/protocol.md), one handler per type.
 import { ui } from './dom.js';
 import { state, roomData, current } from './state.js';
-import { hhmm, pad2 } from './util.js';
 import { notice, announce } from './notices.js';
 import { nearBottom, scrollToBottom, afterLiveAdd, captureAnchor, restoreAnchor } from './scroll.js';
 import {
@@ -16,18 +15,18 @@ import { renderRoomChrome, renderMembers, updateOlderButton, HISTORY_PAGE } from
 
 const UNCONFIRMED_GRACE_MS = 2500;  // after a reconnect, wait this long for a replayed echo
 
-const ERROR_TEXT = {
-  rate_limited: 'You are sending too fast.',
-  too_large: 'That message is too large for the server.',
-  no_such_user: 'No such user is online.',
-  bad_request: 'The server could not understand a request.',
-  unknown_type: 'The server does not support that request.',
+// Why a refused message failed, as shown on its row ("not sent: ...").
+const FAILED_BECAUSE = {
+  rate_limited: 'you are sending too fast',
+  too_large: 'it is too large for the server',
+  no_such_user: 'nobody by that name is connected',
+  bad_request: 'the server refused it',
 };
 
 /** Parses one text frame and runs its handler (a frame without type is a message). */
 export function handleFrame(data) {
   let f;
-  try { f = JSON.parse(data); } catch { notice('The server sent a frame that is not JSON.'); return; }
+  try { f = JSON.parse(data); } catch { notice('The server sent a frame that is not JSON.', { key: 'frame' }); return; }
   if (!f || typeof f !== 'object' || Array.isArray(f)) return;
   const handler = HANDLERS[f.type === undefined ? 'message' : f.type];
   if (handler) handler(f);
@@ -41,7 +40,7 @@ function onWelcome(w) {
   const oldMe = state.me;
   if (typeof w.username === 'string') state.me = w.username;
   if (first && state.wantedName && state.me && state.me !== state.wantedName) {
-    notice(`${state.wantedName} is taken; you are ${state.me}.`, 'info');
+    notice(`${state.wantedName} is taken; you are ${state.me}.`, { kind: 'info', key: 'name' });
   }
   if (oldMe && state.me !== oldMe) restyleOwn();
   state.limits = (w.limits && typeof w.limits === 'object') ? w.limits : {};
@@ -144,7 +143,7 @@ function onOwnRename(old, name, requested) {
   state.me = name;
   ui.nickInput.value = name;
   if (typeof requested === 'string' && requested !== name) {
-    notice(`${requested} is taken; you are ${name}.`, 'info');
+    notice(`${requested} is taken; you are ${name}.`, { kind: 'info', key: 'name' });
   }
   restyleOwn();
 }
@@ -222,20 +221,41 @@ function nameSummary(names) {
   return `${names.slice(0, 3).join(', ')} and ${names.length - 3} others`;
 }
 
+/** serverText as the end of a sentence: no doubled full stop. */
+const clause = (serverText) => serverText.replace(/[.\s]+$/, '');
+
+/**
+ * The words a person reads for an error frame: plain sentences, each fact once
+ * (the server's own text only where it adds something), the code left to data-code.
+ */
+export function errorSentence(code, serverText, retryAfterMs, priv) {
+  const detail = serverText ? clause(serverText) : '';
+  switch (code) {
+    case 'rate_limited': {
+      if (typeof retryAfterMs !== 'number') return 'You are sending too fast. Wait a moment before sending again.';
+      const s = Math.max(1, Math.ceil(retryAfterMs / 1000));
+      return `You are sending too fast. You can send again in ${s} ${s === 1 ? 'second' : 'seconds'}.`;
+    }
+    case 'too_large': return 'That message is too large for the server.';
+    case 'no_such_user':
+      return priv ? `Nobody named ${priv.to} is connected, so your private message was not sent.`
+        : 'Nobody by that name is connected.';
+    case 'not_stored': return 'Your message was delivered, but the server could not keep it in the history.';
+    case 'internal': return detail ? `The server hit an internal error (${detail}).` : 'The server hit an internal error.';
+    case 'unknown_type': return detail ? `The server does not support that request (${detail}).` : 'The server does not support that request.';
+    case 'bad_request': return detail ? `The server refused a request: ${detail}.` : 'The server refused a request.';
+    default: return detail ? `The server refused a request (${code}): ${detail}.` : `The server refused a request (${code}).`;
+  }
+}
+
 function onError(e) {
   const code = typeof e.code === 'string' ? e.code : 'error';
   const serverText = typeof e.message === 'string' ? e.message : '';
-  let text = ERROR_TEXT[code] || `The server refused a request (${code}).`;
-  if (serverText && serverText !== text) text += ` ${serverText}`;
-  if (code === 'rate_limited' && typeof e.retry_after_ms === 'number') {
-    const at = new Date(Date.now() + e.retry_after_ms);
-    text += ` You can send again in ${(e.retry_after_ms / 1000).toFixed(1)} s (at ${hhmm(at)}:${pad2(at.getSeconds())}).`;
-  }
   if (code === 'unknown_type' && optionalUnsupported(serverText)) return;
-  if (['rate_limited', 'too_large', 'no_such_user', 'bad_request'].includes(code)) {
-    failOldestSent(code, ERROR_TEXT[code] ? ERROR_TEXT[code].replace(/\.$/, '') : code, e.retry_after_ms);
-  }
-  notice(`${text} [${code}]`, 'error');
+  let failed = null;
+  if (FAILED_BECAUSE[code]) failed = failOldestSent(code, FAILED_BECAUSE[code], e.retry_after_ms);
+  const text = errorSentence(code, serverText, e.retry_after_ms, failed && failed.priv);
+  notice(text, { kind: 'error', key: `error:${code}`, code });
 }
 
 /**
@@ -255,8 +275,9 @@ function optionalUnsupported(serverText) {
   if (!state.unsupported.has(type)) {
     state.unsupported.add(type);
     notice(type === 'typing'
-      ? 'This server does not relay typing indicators (no typing plugin). [unknown_type]'
-      : 'This server keeps no message history, so older messages cannot be loaded (no history plugin). [unknown_type]', 'info');
+      ? 'This server does not relay typing indicators (it has no typing plugin).'
+      : 'This server keeps no message history, so older messages cannot be loaded (it has no history plugin).',
+    { kind: 'info', key: `unsupported:${type}`, code: 'unknown_type' });
   }
   return true;
 }

@@ -42,7 +42,7 @@ export function setPendingStatus(p, status, why) {
 export function sendChat(text, priv) {
   const max = state.limits.max_message_bytes;
   if (typeof max === 'number' && byteLength(text) > max) {
-    notice(`That message is ${byteLength(text)} bytes; the limit is ${max}. Shorten it before sending.`);
+    notice(`That message is ${byteLength(text)} bytes; the limit is ${max}. Shorten it before sending.`, { key: 'size' });
     return false;
   }
   const cid = `c${++state.clientSeq}`;
@@ -90,16 +90,20 @@ export function matchPendingPrivate(pm, mine) {
   return null;
 }
 
-/** An error answers the oldest in-flight message (frames are answered in order): mark it failed with why. */
+/**
+ * An error answers the oldest in-flight message (frames are answered in order): mark it failed
+ * with why. Returns that pending message (borrowed), or null when none was in flight.
+ */
 export function failOldestSent(code, why, retryAfter) {
   const sent = [...state.pending.values()].filter((p) => p.status === 'sent');
   const p = (code === 'no_such_user' ? sent.find((x) => x.priv) : null) || sent[0];
-  if (!p) return;
+  if (!p) return null;
   setPendingStatus(p, 'failed', why);
   if (code === 'rate_limited' && typeof retryAfter === 'number') {
     const btn = p.el.querySelector('.retry-btn');
     if (btn) { btn.disabled = true; setTimeout(() => { btn.disabled = false; }, retryAfter); }
   }
+  return p;
 }
 
 /** Unconfirmed messages that no replay acknowledged are offered for a manual retry. */

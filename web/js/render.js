@@ -16,10 +16,21 @@ export function regroup(li) {
   li.classList.toggle('cont', cont);
 }
 
+/**
+ * The text of an action ("/me waves"), as shown: "* Alice waves", or null for a plain message.
+ * The me plugin sends "* Alice waves" already; without it the server relays "/me waves" as is.
+ */
+export function actionText(name, text) {
+  if (text.startsWith('/me ') && text.slice(4).trim()) return `* ${name} ${text.slice(4).trim()}`;
+  if (text.startsWith(`* ${name} `)) return text;
+  return null;
+}
+
 /** One chat message row (Slack-like: avatar, name, time, text). */
 export function messageRow(m, own) {
-  const li = el('li', own ? 'msg own' : 'msg');
   const name = String(m.username ?? '?');
+  const action = actionText(name, String(m.text ?? ''));
+  const li = el('li', `msg${own ? ' own' : ''}${action ? ' action' : ''}`);
   li.dataset.author = name;
   li.dataset.ts = String(typeof m.ts === 'number' ? m.ts : Date.now());
   if (typeof m.id === 'number') li.dataset.id = String(m.id);
@@ -31,7 +42,7 @@ export function messageRow(m, own) {
   meta.append(el('span', 'author', name));
   if (own) meta.append(el('span', 'you-tag', '(you)'));
   meta.append(timeEl(m.ts));
-  body.append(meta, el('div', 'text', m.text ?? ''));
+  body.append(meta, el('div', 'text', action ?? m.text ?? ''));
   li.append(av, body);
   return li;
 }

@@ -2,7 +2,7 @@
 // with a join frame on the same socket.
 import { ui } from './dom.js';
 import { state } from './state.js';
-import { roomProblem } from './validate.js';
+import { roomProblem, canonicalRoom } from './validate.js';
 import { notice } from './notices.js';
 import { scrollToBottom } from './scroll.js';
 import { clearTypers } from './typing.js';
@@ -15,11 +15,18 @@ export function hashRoom() {
   try { return decodeURIComponent(raw); } catch { return raw; }
 }
 
-/** Asks to show a room: validated, then through the URL hash. False (with the reason shown) when refused. */
-export function goRoom(room) {
-  const why = roomProblem(room);
-  if (why) { ui.joinError.textContent = why; notice(`Cannot join “${room}”: ${why}`); return false; }
+/**
+ * Asks to show a room: validated, made lower case (saying so when the user typed it
+ * otherwise: opts.typed), then through the URL hash. False (with the reason shown) when refused.
+ */
+export function goRoom(typedRoom, opts = {}) {
+  const why = roomProblem(typedRoom);
+  if (why) { ui.joinError.textContent = why; notice(`Cannot join “${typedRoom}”: ${why}`, { key: 'room' }); return false; }
   ui.joinError.textContent = '';
+  const room = canonicalRoom(typedRoom);
+  if (opts.typed && room !== typedRoom) {
+    notice(`Room names are not case-sensitive: “${typedRoom}” is #${room}.`, { kind: 'info', key: 'room' });
+  }
   if (hashRoom() !== room) location.hash = room;
   else switchRoom(room);
   return true;
@@ -47,6 +54,8 @@ export function onHashChange() {
   const room = hashRoom();
   if (!room) return;
   const why = roomProblem(room);
-  if (why) { notice(`Cannot open “${room}”: ${why}`); return; }
-  switchRoom(room);
+  if (why) { notice(`Cannot open “${room}”: ${why}`, { key: 'room' }); return; }
+  const canon = canonicalRoom(room);
+  if (canon !== room) history.replaceState(null, '', `#${canon}`);
+  switchRoom(canon);
 }

@@ -13,6 +13,12 @@ export function roomProblem(room) {
   return ROOM_RE.test(room) ? '' : 'That room name is not valid.';
 }
 
+/**
+ * The canonical form of a valid room name: room names are case-insensitive and the
+ * server names every room in lower case (docs/protocol.md), so `Lounge` is `lounge`.
+ */
+export const canonicalRoom = (room) => room.toLowerCase();
+
 /** Why a nickname is refused, or '' when it is fine. */
 export function nameProblem(name) {
   if (!name) return 'A name cannot be empty.';
