@@ -1,0 +1,181 @@
+"""The cluster plugin's footing: Redis persistence is required (issue 17 item
+10), nodes register and deregister, survive Redis going away and coming back
+(backoff, no spin), and notice a subscription that dies silently (item 9)."""
+
+import os
+import subprocess
+import time
+import unittest
+
+import chatdtest
+import clustertest
+from clustertest import ClusterNode, FreezingProxy, RedisServer
+
+clustertest.skip_unless_cluster()
+
+
+class RedisTestCase(chatdtest.ChatdTestCase):
+    """No chatd of the class's own; each test starts Redis and nodes itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._class_failed = False
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def redis(self, **kw):
+        r = RedisServer(**kw).start()
+        self.addCleanup(r.cleanup)
+        return r
+
+    def node(self, redis, name="node", **kw):
+        n = ClusterNode(redis, name=name, **kw)
+        self._own_servers.append(n)
+        self.addCleanup(n.cleanup)
+        self.addCleanup(n.kill)
+        n.start()
+        self.addCleanup(self._stop_checked, n)
+        return n
+
+
+class Persistence(RedisTestCase):
+    def check_config(self, redis, **cluster):
+        """chatd -t on a config with the cluster plugin: (exit code, output)."""
+        n = ClusterNode(redis, cluster=cluster)
+        n.tmp = self.enterContext_tmp()
+        path = os.path.join(n.tmp, "chatd.conf")
+        chatdtest.write_config(path, n.config)
+        p = subprocess.run([chatdtest.CHATD, "-t", "-c", path, "-P", chatdtest.PLUGIN_DIR, "-D",
+                            os.path.join(n.tmp, "data")], capture_output=True, timeout=20)
+        return p.returncode, (p.stdout + p.stderr).decode()
+
+    def enterContext_tmp(self):
+        import tempfile
+        import shutil
+        d = tempfile.mkdtemp(prefix="chatd-it-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def test_refuses_redis_without_aof(self):
+        redis = self.redis(appendonly=False)
+        rc, out = self.check_config(redis)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("appendonly no", out)
+        self.assertIn("allow_no_persistence", out)
+        self.assertIn("plugin cluster", out)  # FILE:LINE: plugin cluster: ...
+        # and a real start refuses as well
+        n = ClusterNode(redis)
+        self.addCleanup(n.cleanup)
+        with self.assertRaises(AssertionError) as cm:
+            n.start(attempts=1)
+        self.assertIn("appendonly no", str(cm.exception))
+
+    def test_opt_out_runs_and_warns(self):
+        redis = self.redis(appendonly=False)
+        rc, out = self.check_config(redis, allow_no_persistence="yes")
+        self.assertEqual(rc, 0, out)
+        n = self.node(redis, cluster={"allow_no_persistence": "yes"})
+        n.wait_log("allow_no_persistence = yes")
+        n.wait_log("registered as node")
+
+    def test_aof_accepted_and_functions_loaded(self):
+        redis = self.redis()
+        rc, out = self.check_config(redis)
+        self.assertEqual(rc, 0, out)
+        libs = redis.call("FUNCTION", "LIST", "LIBRARYNAME", "chatd")
+        self.assertEqual(len(libs), 1, libs)
+
+    def test_unreachable_redis_is_named(self):
+        port = chatdtest.free_port()
+        r = RedisServer()
+        r.port = port  # nobody listens there
+        rc, out = self.check_config(r)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("cannot reach Redis at 127.0.0.1:%d" % port, out)
+
+
+class Lifecycle(RedisTestCase):
+    def nodes_in_redis(self, redis):
+        return [k.decode() for k in redis.call("HKEYS", "chatd:nodes")]
+
+    def test_register_and_clean_stop(self):
+        redis = self.redis()
+        n = self.node(redis, name="alpha")
+        n.wait_log("registered as node alpha-")
+        ids = self.nodes_in_redis(redis)
+        self.assertEqual(len(ids), 1, ids)
+        self.assertTrue(ids[0].startswith("alpha-"), ids)
+        n.stop()
+        self.assertEqual(self.nodes_in_redis(redis), [])
+
+    def test_redis_gone_and_back(self):
+        """kill -9 Redis: new handshakes get 503 (the socket that is open stays
+        open), the node retries with backoff without spinning, and serves
+        again once Redis is back."""
+        redis = self.redis()
+        n = self.node(redis, name="beta")
+        n.wait_log("registered as node")
+        ws, _ = self.join(srv=n, name="Ann")
+        redis.kill()
+        t0 = time.monotonic()
+        while True:  # the node notices within a heartbeat or two
+            try:
+                probe = n.connect("general", "Bob")
+                probe.close()
+            except AssertionError as e:
+                self.assertIn("503", str(e))
+                break
+            self.assertLess(time.monotonic() - t0, 3.0, "still accepting without Redis")
+            time.sleep(0.1)
+        cpu0, w0 = n.cpu_seconds(), time.monotonic()
+        time.sleep(3.0)
+        cpu = (n.cpu_seconds() - cpu0) / (time.monotonic() - w0)
+        self.assertLess(cpu, 0.10, "chatd used %.0f%% of a core while Redis was away" % (cpu * 100))
+        log = n.stderr()
+        self.assertLess(log.count("connection lost"), 4, log[-3000:])  # logged once per link, not per attempt
+        ws.send_json({"type": "who"})  # the open socket still works
+        ws.expect(type="users")
+        after = len(n.stderr())
+        redis.restart()
+        n.wait_log("redis command connection up again", timeout=5.0, after=after)
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                ws2, _ = self.join(srv=n, name="Bob")
+                break
+            except AssertionError:
+                self.assertLess(time.monotonic(), deadline, "no handshake accepted after Redis came back")
+                time.sleep(0.1)
+        ws2.close()
+
+
+class SilentSubscription(RedisTestCase):
+    def test_silent_subscription_noticed_within_2s(self):
+        redis = self.redis()
+        proxy = FreezingProxy(redis.port)
+        self.addCleanup(proxy.close)
+        n = ClusterNode(redis, name="gamma", cluster={"redis": "127.0.0.1:%d" % proxy.port})
+        self._own_servers.append(n)
+        self.addCleanup(n.cleanup)
+        self.addCleanup(n.kill)
+        n.start()
+        self.addCleanup(self._stop_checked, n)
+        n.wait_log("registered as node")
+        time.sleep(1.0)  # a few beats come back through the subscription
+        subs = proxy.subscribes
+        after = len(n.stderr())
+        t0 = time.monotonic()
+        proxy.freeze(b"SUBSCRIBE")  # the subscription connection stays open but delivers nothing
+        n.wait_log("subscription silent", timeout=3.0, after=after)
+        took = time.monotonic() - t0
+        self.assertLess(took, 2.0, "a silent subscription was noticed only after %.2f s" % took)
+        deadline = time.monotonic() + 3.0
+        while proxy.subscribes <= subs:  # it subscribes again on a new connection
+            self.assertLess(time.monotonic(), deadline, "no new SUBSCRIBE after the silent one")
+            time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    chatdtest.main()
