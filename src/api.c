@@ -3,6 +3,7 @@
 #include "client.h"
 #include "frame.h"
 #include "log.h"
+#include "membership.h"
 #include "publish.h"
 #include "room.h"
 
@@ -44,7 +45,7 @@ static int api_hook_unregister(chatd_plugin *self, int event_id, chatd_hook_fn f
 static int api_claim_type(chatd_plugin *self, const char *type, chatd_hook_fn fn, void *ud)
 {
 	struct chatd_server *srv = LP(self)->srv;
-	static const char *const core_types[] = { "message", "nick", "join", "who" };
+	static const char *const core_types[] = { "message", "nick", "join", "who", "leave", "rooms" };
 	for (size_t i = 0; i < sizeof core_types / sizeof core_types[0]; i++)
 		if (!strcmp(type, core_types[i]))
 			return -1;
@@ -123,6 +124,22 @@ static int64_t api_room_last_id(const chatd_room *r) { return ((const struct roo
 static int api_send(chatd_client *c, chatd_frame *f, int flags)
 {
 	return client_send(c, frame_encoded(f), flags) < 0 ? -1 : 0;
+}
+
+static int api_client_in_room(const chatd_client *c, const chatd_room *r)
+{
+	return r && membership_in(c, (const struct room *)r);
+}
+
+static size_t api_client_rooms(const chatd_client *c, chatd_room **out, size_t max)
+{
+	size_t n = 0;
+	if (c->room && max) /* the current room first */
+		out[n++] = (chatd_room *)c->room;
+	for (size_t i = 0; i < c->rooms.n && n < max; i++)
+		if (c->rooms.v[i].room != c->room)
+			out[n++] = (chatd_room *)c->rooms.v[i].room;
+	return c->rooms.n;
 }
 
 static void api_broadcast(chatd_room *r, chatd_frame *f, const chatd_client *except, int flags)
@@ -302,4 +319,6 @@ const struct chatd_api chatd_api_table = {
 	.now_ms = api_now_ms,
 	.counter_add = api_counter_add,
 	.monotonic_ms = api_monotonic_ms,
+	.client_in_room = api_client_in_room,
+	.client_rooms = api_client_rooms,
 };

@@ -14,9 +14,10 @@ int chat_handshake(struct chatd_server *srv, struct chatd_client *c, const char 
 void chat_open(struct chatd_server *srv, struct chatd_client *c);
 /* One complete text message (valid UTF-8, within max_frame_bytes). */
 void chat_frame(struct chatd_server *srv, struct chatd_client *c, const char *data, size_t len);
-/* The socket closed: leave the room, DISCONNECT hooks, release the name. */
+/* The socket closed: leave every room (LEAVE hooks and a leave notice per
+ * room), DISCONNECT hooks, release the name. */
 void chat_close(struct chatd_server *srv, struct chatd_client *c);
-/* Send the room's member list as {"type":"users",...} to c. */
-void chat_send_users(struct chatd_server *srv, struct chatd_client *c);
+/* Send the member list of r as {"type":"users",...} to c. */
+void chat_send_users(struct chatd_server *srv, struct chatd_client *c, struct room *r);
 
 #endif

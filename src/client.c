@@ -43,6 +43,7 @@ void client_unref(struct chatd_client *c)
 	if (!c || --c->refs)
 		return;
 	sendq_clear(&c->q);
+	roomset_free(&c->rooms);
 	free(c->rx);
 	free(c->slots);
 	free(c);

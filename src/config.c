@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_INT, OPT_SIZE, OPT_PATH, OPT_STR, OPT_LOGLEVEL, OPT_BOOL };
+enum opt_kind { OPT_INT, OPT_SIZE, OPT_PATH, OPT_STR, OPT_LOGLEVEL, OPT_BOOL, OPT_ROOMGLOBS };
 
 /* One [server] key: its name, type, where it lives and its bounds. */
 struct server_key {
@@ -42,6 +42,8 @@ static const struct server_key server_keys[] = {
 	SK("big_room_members", OPT_INT, big_room_members, 2, 10000000),
 	SK("presence_interval_ms", OPT_INT, presence_interval_ms, 10, 60000),
 	SK("io_uring", OPT_BOOL, io_uring, 0, 1),
+	SK("max_rooms_per_client", OPT_INT, max_rooms_per_client, 1, 10000),
+	SK("unlisted_rooms", OPT_ROOMGLOBS, unlisted_rooms, 0, 0),
 };
 
 int config_set_str(char **field, const char *value)
@@ -73,6 +75,7 @@ int config_defaults(struct chatd_config *cfg)
 	cfg->big_room_members = 200;
 	cfg->presence_interval_ms = 1000;
 	cfg->io_uring = 1;
+	cfg->max_rooms_per_client = 64;
 	if (config_set_str(&cfg->web_root, "web") || config_set_str(&cfg->data_dir, "data") ||
 	    config_set_str(&cfg->plugin_dir, "plugins"))
 		return -1;
@@ -86,6 +89,7 @@ void config_free(struct chatd_config *cfg)
 	free(cfg->web_root);
 	free(cfg->data_dir);
 	free(cfg->plugin_dir);
+	free(cfg->unlisted_rooms);
 	for (int i = 0; i < cfg->nplugins; i++) {
 		struct plugin_conf *p = &cfg->plugins[i];
 		for (int j = 0; j < p->nopts; j++) {
@@ -162,6 +166,32 @@ static int parse_number(const char *s, int allow_suffix, long long *out)
 	return 0;
 }
 
+/* A space-separated list of room-name globs: each of the characters of room
+ * names and * ? [ ] - !; stored lower case (room names are). */
+static int set_room_globs(struct parser *p, const char *key, char **field, const char *value)
+{
+	if (!*value)
+		return parse_fail(p, key, "empty value");
+	char *copy = strdup(value);
+	if (!copy)
+		return parse_fail(p, key, "out of memory");
+	for (char *c = copy; *c; c++) {
+		if (*c == '\t')
+			*c = ' ';
+		else if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c + 32);
+		else if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr(" ._-*?[]!", *c))) {
+			char bad = *c;
+			free(copy);
+			return parse_fail(p, key, "'%c' cannot be part of a room name pattern (room names are A-Z a-z "
+					  "0-9 . _ -, patterns add * ? [ ] !)", bad);
+		}
+	}
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
 static int set_server_key(struct parser *p, const char *key, const char *value)
 {
 	const struct server_key *k = NULL;
@@ -205,6 +235,8 @@ static int set_server_key(struct parser *p, const char *key, const char *value)
 		if (!*value)
 			return parse_fail(p, key, "empty value");
 		return config_set_str((char **)(base + k->offset), value) ? parse_fail(p, key, "out of memory") : 0;
+	case OPT_ROOMGLOBS:
+		return set_room_globs(p, key, (char **)(base + k->offset), value);
 	case OPT_PATH: {
 		if (!*value)
 			return parse_fail(p, key, "empty path");

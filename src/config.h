@@ -36,6 +36,9 @@ struct chatd_config {
 	int big_room_members;      /* at or above: presence is coalesced */
 	int presence_interval_ms;  /* summary period in big rooms */
 	int io_uring;              /* batch the fan-out's sends through io_uring when available */
+	int max_rooms_per_client;  /* rooms one multi-room connection may be in at once */
+	char *unlisted_rooms;      /* owned: globs (space-separated, lower case) of rooms the
+				    * rooms list hides; NULL = none */
 	struct plugin_conf *plugins; /* owned array, in file order */
 	int nplugins;
 };

@@ -61,6 +61,30 @@ static int decode_message(struct inbound *in, size_t max_text, struct inbound_er
 	return 0;
 }
 
+#define ROOM_RULE "room names are 1 to 64 characters of A-Z a-z 0-9 . _ -"
+
+/* The optional "room" of any frame: folded into in->room_key. Returns 0
+ * (in->room NULL when absent), or -1 with the reason in *why. */
+static int decode_room(struct inbound *in, const char **why)
+{
+	const char *room;
+	size_t rlen = 0;
+	int r = opt_string(in->root, "room", &room, &rlen);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		*why = "'room' must be a string";
+		return -1;
+	}
+	if (!room_name_valid(room, rlen) || strlen(room) != rlen) {
+		*why = ROOM_RULE;
+		return -1;
+	}
+	room_name_fold(room, rlen, in->room_key);
+	in->room = in->room_key;
+	return 0;
+}
+
 int inbound_decode(const char *data, size_t len, size_t max_text, struct inbound *in,
 		   struct inbound_error *err)
 {
@@ -96,15 +120,6 @@ int inbound_decode(const char *data, size_t len, size_t max_text, struct inbound
 		}
 	} else if (!strcmp(in->type, "join")) {
 		in->kind = IN_JOIN;
-		size_t rlen = 0;
-		if (opt_string(in->root, "room", &in->room, &rlen) != 1) {
-			refuse(err, "bad_request", "'join' needs a 'room' string");
-			goto fail;
-		}
-		if (!room_name_valid(in->room, rlen) || strlen(in->room) != rlen) {
-			refuse(err, "bad_request", "room names are 1 to 64 characters of A-Z a-z 0-9 . _ -");
-			goto fail;
-		}
 		json_t *since = json_object_get(in->root, "since");
 		if (since && !json_is_null(since)) {
 			if (!json_is_integer(since) || json_integer_value(since) < 0) {
@@ -115,8 +130,25 @@ int inbound_decode(const char *data, size_t len, size_t max_text, struct inbound
 		}
 	} else if (!strcmp(in->type, "who")) {
 		in->kind = IN_WHO;
+	} else if (!strcmp(in->type, "leave")) {
+		in->kind = IN_LEAVE;
+	} else if (!strcmp(in->type, "rooms")) {
+		in->kind = IN_ROOMS;
 	} else {
 		in->kind = IN_OTHER;
+	}
+	const char *why = NULL;
+	/* "room" names the room a frame is for; nick and rooms are not about one */
+	if (in->kind != IN_NICK && in->kind != IN_ROOMS && decode_room(in, &why)) {
+		if (in->kind != IN_OTHER) { /* a plugin's frame is refused only once it is claimed */
+			refuse(err, "bad_request", why);
+			goto fail;
+		}
+		in->room_problem = why;
+	}
+	if (in->kind == IN_JOIN && !in->room) {
+		refuse(err, "bad_request", "'join' needs a 'room' string");
+		goto fail;
 	}
 	return 0;
 fail:

@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "names.h"
 
-enum inbound_kind { IN_MESSAGE, IN_NICK, IN_JOIN, IN_WHO, IN_OTHER };
+enum inbound_kind { IN_MESSAGE, IN_NICK, IN_JOIN, IN_WHO, IN_LEAVE, IN_ROOMS, IN_OTHER };
 
 #define CLIENT_ID_MAX 64
 
@@ -19,7 +20,11 @@ struct inbound {
 	const char *username;      /* IN_MESSAGE (optional), IN_NICK */
 	size_t username_len;
 	const char *client_id;     /* IN_MESSAGE, optional */
-	const char *room;          /* IN_JOIN */
+	const char *room;          /* "room" folded to lower case (in room_key), NULL when
+				    * absent; required for IN_JOIN, optional elsewhere */
+	char room_key[ROOM_MAX_BYTES + 1];
+	const char *room_problem;  /* IN_OTHER: why "room" is unusable (static), else NULL;
+				    * the other kinds refuse such a frame outright */
 	int64_t since;             /* IN_JOIN: optional "since", -1 when absent */
 	json_t *root;              /* owned: free with inbound_free */
 };

@@ -15,6 +15,15 @@ int room_name_valid(const char *s, size_t len)
 	return 1;
 }
 
+void room_name_fold(const char *s, size_t len, char *out)
+{
+	if (len > ROOM_MAX_BYTES)
+		len = ROOM_MAX_BYTES;
+	for (size_t i = 0; i < len; i++)
+		out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+	out[len] = 0;
+}
+
 size_t utf8_decode(const unsigned char *s, size_t len, unsigned *cp)
 {
 	if (!len)

@@ -12,6 +12,11 @@
 /* 1 when s[0..len) is a valid room name: 1-64 bytes of [A-Za-z0-9._-]. */
 int room_name_valid(const char *s, size_t len);
 
+/* The canonical form of a valid room name s[0..len): lower case. Room names
+ * compare case-insensitively (`Lounge` is `lounge`). Writes a NUL-terminated
+ * copy to out (at least ROOM_MAX_BYTES + 1 bytes; longer input is cut). */
+void room_name_fold(const char *s, size_t len, char *out);
+
 /*
  * Normalise a requested nickname: trims surrounding white space, then
  * requires 1-32 code points of valid UTF-8 with no control, format

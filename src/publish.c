@@ -32,6 +32,24 @@ void publish_to_room(struct chatd_server *srv, struct room *r, struct outbuf *b,
 			client_send(r->members[i], b, flags);
 }
 
+void publish_system(struct chatd_server *srv, struct room *r, const char *event, const char *username,
+		    const char *old, const char *requested, const char *text, const struct chatd_client *except)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "type", "system", "event", event, "room", r->name,
+			      "username", username, "message", text, "ts", (json_int_t)now_ms());
+	if (!o)
+		return;
+	if (old)
+		json_object_set_new(o, "old", json_string(old));
+	if (requested)
+		json_object_set_new(o, "requested", json_string(requested));
+	struct outbuf *b = json_to_outbuf(o);
+	json_decref(o);
+	if (b)
+		publish_to_room(srv, r, b, except, CHATD_SEND_PRESENCE);
+	outbuf_unref(b);
+}
+
 static void pending_free(struct pending *p)
 {
 	client_unref(p->sender);
@@ -89,13 +107,10 @@ void publish_hold_release(chatd_held *held, int ok)
 		pending_fanout(p);
 }
 
-void publish_message(struct chatd_server *srv, struct chatd_client *c, const char *text, size_t len,
-		     const char *client_id)
+void publish_message(struct chatd_server *srv, struct chatd_client *c, struct room *r, const char *text,
+		     size_t len, const char *client_id)
 {
-	struct room *r = c->room;
 	char *own_text = NULL;
-	if (!r)
-		return;
 	srv->stats.messages_in++;
 	if (hooks_any(&srv->hooks, CHATD_EV_MESSAGE)) {
 		struct chatd_message_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
@@ -108,7 +123,7 @@ void publish_message(struct chatd_server *srv, struct chatd_client *c, const cha
 					  ev.error_message ? ev.error_message : "message refused", ev.retry_after_ms);
 			goto done;
 		}
-		if (res != CHATD_OK || c->room != r) /* consumed, or a hook moved the client */
+		if (res != CHATD_OK || !roomset_find(&c->rooms, r)) /* consumed, or a hook moved the client */
 			goto done;
 	}
 	struct pending *p = calloc(1, sizeof *p);

@@ -6,12 +6,18 @@
 #include "server.h"
 
 /*
- * Post text (borrowed, validated) from c to its room. client_id (borrowed,
- * may be NULL) comes back on the sender's copy only. Errors go to c as
- * error frames.
+ * Post text (borrowed, validated) from c to r, a room c is in. client_id
+ * (borrowed, may be NULL) comes back on the sender's copy only. Errors go to
+ * c as error frames.
  */
-void publish_message(struct chatd_server *srv, struct chatd_client *c, const char *text, size_t len,
-		     const char *client_id);
+void publish_message(struct chatd_server *srv, struct chatd_client *c, struct room *r, const char *text,
+		     size_t len, const char *client_id);
+
+/* {"type":"system","event":event,"room":..,"username":..,"message":text,"ts":..}
+ * (plus "old" and "requested" when not NULL; every string borrowed), encoded
+ * once and sent to every member of r but except (may be NULL) as presence. */
+void publish_system(struct chatd_server *srv, struct room *r, const char *event, const char *username,
+		    const char *old, const char *requested, const char *text, const struct chatd_client *except);
 
 /* Fan b (borrowed) out to every member of r but except (may be NULL). */
 void publish_to_room(struct chatd_server *srv, struct room *r, struct outbuf *b,

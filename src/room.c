@@ -49,24 +49,31 @@ int room_add(struct room *r, struct chatd_client *c)
 		r->members = n;
 		r->cap = ncap;
 	}
-	c->room = r;
-	c->room_index = r->count;
+	struct roomset_entry *e = roomset_add(&c->rooms, r);
+	if (!e)
+		return -1;
+	e->index = r->count;
+	e->seq = ++c->joins;
 	r->members[r->count++] = c;
 	if (r->count == 1)
 		c->srv->nrooms_live++;
 	return 0;
 }
 
-size_t room_remove(struct chatd_server *srv, struct chatd_client *c)
+size_t room_remove(struct chatd_server *srv, struct room *r, struct chatd_client *c)
 {
-	struct room *r = c->room;
-	if (!r)
-		return 0;
-	/* swap-remove: O(1), members are unordered */
+	struct roomset_entry *e = roomset_find(&c->rooms, r);
+	if (!e)
+		return r->count;
+	/* swap-remove: O(1), members are unordered; the member moved into the
+	 * hole learns its new index through its own set (O(1) too) */
+	size_t index = e->index;
+	roomset_remove(&c->rooms, r);
 	struct chatd_client *last = r->members[--r->count];
-	r->members[c->room_index] = last;
-	last->room_index = c->room_index;
-	c->room = NULL;
+	if (last != c) {
+		r->members[index] = last;
+		roomset_find(&last->rooms, r)->index = index;
+	}
 	if (r->count)
 		return r->count;
 	srv->nrooms_live--;

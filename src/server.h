@@ -8,6 +8,7 @@
 #include "config.h"
 #include "hooks.h"
 #include "names.h"
+#include "roomset.h"
 #include "sendq.h"
 #include "strmap.h"
 
@@ -34,11 +35,14 @@ struct chatd_client {
 	char fold[NICK_MAX_BYTES * 2 + 1];      /* key in srv->nicks, "" if none */
 	char requested[NICK_MAX_BYTES * 2 + 1]; /* folded last requested name */
 	char address[64];
-	char join_room[ROOM_MAX_BYTES + 1];     /* room from the handshake */
+	char join_room[ROOM_MAX_BYTES + 1];     /* room from the handshake (folded) */
 	char query_name[NICK_MAX_BYTES * 4 + 1];/* ?name= as given */
 	int64_t since;              /* ?since=, -1 when absent */
-	struct room *room;          /* NULL before the first join and after leaving */
-	size_t room_index;          /* position in room->members */
+	struct room *room;          /* the current room: the one last joined of those c is
+				     * in; NULL before the first join and after leaving all */
+	struct roomset rooms;       /* every room c is in, with its index in room->members */
+	uint64_t joins;             /* joins so far (stamps roomset_entry.seq) */
+	int multi;                  /* ?multi=1: join adds a room instead of switching */
 	struct sendq q;
 	int accepted;               /* passed the CONNECT hooks */
 	int established;            /* upgraded and welcomed */

@@ -95,7 +95,7 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	if (!c)
 		return refuse_handshake(wsi, 503, "out of memory");
 	s->client = c;
-	snprintf(c->join_room, sizeof c->join_room, "%s", room);
+	room_name_fold(room, strlen(room), c->join_room); /* /ws/Lounge is lounge */
 	const char *v = lws_get_urlarg_by_name(wsi, "name=", arg, sizeof arg);
 	if (v)
 		snprintf(c->query_name, sizeof c->query_name, "%s", v);
@@ -106,6 +106,8 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 		if (*v && !*end && since >= 0)
 			c->since = since;
 	}
+	v = lws_get_urlarg_by_name(wsi, "multi=", arg, sizeof arg);
+	c->multi = v && !strcmp(v, "1"); /* many rooms on this socket (docs/protocol.md) */
 	/* A header too long to copy must not pass as an absent one (an origin
 	 * check would then treat it as a non-browser client). */
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof origin ||

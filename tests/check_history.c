@@ -1146,8 +1146,8 @@ START_TEST(schema_version_1_is_migrated_keeping_data_and_index)
 	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'fox'"), 2);
 
 	struct testcore *tc = hist_new_in(dir, "");
-	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 2);
-	ck_assert_int_eq(db_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 3);
+	ck_assert_int_eq(db_int(path, "PRAGMA user_version"), 3);
 	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_ai'"), 0);
 	ck_assert_int_eq(check_index(path, "msg"), 3); /* version 1 had indexed everything */
 	struct chatd_client *a = tc_connect(tc, "r", "Carol", NULL);
@@ -1196,9 +1196,96 @@ START_TEST(schema_version_1_is_migrated_keeping_data_and_index)
 
 	/* opening again migrates nothing */
 	tc = hist_new_in(dir, "");
-	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM schema_version"), 2);
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM schema_version"), 3);
 	tc_free(tc);
 	remove_dir(dir);
+}
+END_TEST
+
+/* Version 3 folds stored room names to lower case where that is the only
+ * spelling of the name; rooms that differ only in case stay as stored. */
+START_TEST(schema_version_3_folds_room_names)
+{
+	char dir[64], path[128], ids[64];
+	make_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/history.db", dir);
+	db_exec(path, "PRAGMA journal_mode=WAL");
+	db_exec(path, schema_v1);
+	db_exec(path, "INSERT INTO messages(room, id, username, text, ts) VALUES"
+		      " ('Lounge', 1, 'Alice', 'msg fox in the lounge', 1700000000001),"
+		      " ('Lounge', 2, 'Bob', 'msg dog in the lounge', 1700000000002),"
+		      " ('Mixed', 1, 'Ann', 'msg upper mixed', 1700000000003),"
+		      " ('mixed', 1, 'Ann', 'msg lower mixed', 1700000000004),"
+		      " ('plain', 1, 'Pat', 'msg plain', 1700000000005);");
+	struct testcore *tc = hist_new_in(dir, "");
+	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 3);
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages WHERE room = 'lounge'"), 2);
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages WHERE room = 'Lounge'"), 0);
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages WHERE room = 'Mixed'"), 1); /* kept apart */
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages WHERE room = 'mixed'"), 1);
+	ck_assert_int_eq(check_index(path, "msg"), 5); /* the index did not change */
+	struct chatd_client *a = tc_connect(tc, "LOUNGE", "Carol", NULL);
+	json_t *w = tc_expect(tc, a, "welcome", NULL);
+	ck_assert_str_eq(str(w, "room"), "lounge");
+	ck_assert_int_eq(num(w, "last_id"), 2);
+	json_decref(w);
+	json_t *msgs = frames_of(tc, a, "message");
+	ids_of(msgs, ids, sizeof ids);
+	ck_assert_str_eq(ids, "1,2");
+	json_decref(msgs);
+	json_t *r = search(tc, a, "fox");
+	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1");
+	json_decref(r);
+	struct chatd_client *m = tc_connect(tc, "Mixed", "Mia", NULL);
+	msgs = frames_of(tc, m, "message");
+	ck_assert_uint_eq(json_array_size(msgs), 1);
+	ck_assert_str_eq(str(json_array_get(msgs, 0), "text"), "msg lower mixed");
+	json_decref(msgs);
+	tc_free(tc);
+	remove_dir(dir);
+}
+END_TEST
+
+/* A multi-room connection: replay and since per room, history and search
+ * of the room a frame names. */
+START_TEST(history_per_room_of_a_multi_connection)
+{
+	struct testcore *tc = hist_new("replay = 2\n");
+	struct chatd_client *a = tc_connect(tc, "one", "Ann", NULL), *b = tc_connect(tc, "two", "Bob", NULL);
+	say_many(tc, a, "one says", 3);
+	say_many(tc, b, "two says", 4);
+	struct tc_opts o = { .name = "Multi", .multi = 1 };
+	struct chatd_client *m = tc_connect_opts(tc, "one", &o);
+	send_json(tc, m, json_pack("{s:s,s:s,s:i}", "type", "join", "room", "two", "since", 1));
+	json_t *msgs = frames_of(tc, m, "message");
+	char ids[64];
+	ids_of(msgs, ids, sizeof ids);
+	ck_assert_str_eq(ids, "2,3,2,3,4"); /* one: the newest 2; two: since 1 */
+	ck_assert_str_eq(str(json_array_get(msgs, 0), "room"), "one");
+	ck_assert_str_eq(str(json_array_get(msgs, 2), "room"), "two");
+	json_decref(msgs);
+	send_json(tc, m, json_pack("{s:s,s:s,s:i}", "type", "history", "room", "one", "before", 3));
+	json_t *h = tc_expect(tc, m, "history", NULL);
+	ck_assert_str_eq(str(h, "room"), "one");
+	ids_of(json_object_get(h, "messages"), ids, sizeof ids);
+	ck_assert_str_eq(ids, "1,2");
+	json_decref(h);
+	json_t *r = search(tc, m, "says"); /* the current room: two */
+	ck_assert_str_eq(str(r, "room"), "two");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "messages")), 4);
+	json_decref(r);
+	send_json(tc, m, json_pack("{s:s,s:s,s:s}", "type", "search", "room", "three", "q", "says"));
+	json_t *e = tc_expect(tc, m, "error", NULL);
+	ck_assert_str_eq(str(e, "code"), "not_in_room");
+	json_decref(e);
+	send_json(tc, m, json_pack("{s:s}", "type", "leave"));
+	send_json(tc, m, json_pack("{s:s}", "type", "leave"));
+	send_json(tc, m, json_pack("{s:s}", "type", "history"));
+	e = tc_expect(tc, m, "error", NULL);
+	ck_assert_str_eq(str(e, "code"), "not_in_room");
+	json_decref(e);
+	tc_free(tc);
 }
 END_TEST
 
@@ -1378,6 +1465,7 @@ int main(void)
 	tcase_add_test(tc, newer_schema_is_refused);
 	tcase_add_test(tc, store_failure_delivers_and_tells_sender);
 	tcase_add_test(tc, sender_gone_before_commit);
+	tcase_add_test(tc, history_per_room_of_a_multi_connection);
 	suite_add_tcase(s, tc);
 	TCase *lazy = tcase_create("lazy index");
 	tcase_set_timeout(lazy, 60); /* thousands of rows indexed; slow under sanitizers */
@@ -1385,6 +1473,7 @@ int main(void)
 	tcase_add_test(lazy, index_waits_while_the_loop_is_busy);
 	tcase_add_test(lazy, search_catches_up_within_its_budget_or_says_incomplete);
 	tcase_add_test(lazy, schema_version_1_is_migrated_keeping_data_and_index);
+	tcase_add_test(lazy, schema_version_3_folds_room_names);
 	tcase_add_test(lazy, index_watermark_survives_kill_9);
 	tcase_add_test(lazy, store_cost_is_measured);
 	suite_add_tcase(s, lazy);

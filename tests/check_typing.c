@@ -81,8 +81,14 @@ START_TEST(typing_is_not_a_message)
 	struct chatd_client *a = join_ok(tc, "general", "Alice"), *b = join_ok(tc, "general", "Bob");
 	struct chatd_client *all[] = { a, b };
 	drain_all(all, 2);
-	/* extra fields are ignored: the indicator always goes to the current room */
+	/* "room" names the room (one the client is not in is refused by the
+	 * core); other extra fields are ignored */
 	tc_send(tc, a, "{\"type\":\"typing\",\"room\":\"random\",\"text\":\"x\"}");
+	json_t *e = tc_expect(tc, a, "error", NULL);
+	ck_assert_str_eq(str(e, "code"), "not_in_room");
+	json_decref(e);
+	ck_assert_uint_eq(tc_pending(b), 0);
+	tc_send(tc, a, "{\"type\":\"typing\",\"room\":\"General\",\"text\":\"x\"}");
 	expect_typing(tc, b, "general", "Alice", 0);
 	ck_assert_int_eq(tc->srv.stats.messages_in, 0);
 	tc_send(tc, b, "{\"text\":\"first\"}");
@@ -333,6 +339,44 @@ START_TEST(options_are_validated)
 }
 END_TEST
 
+/* A connection in several rooms: each room has its own indicator and
+ * throttle; a rename ends the indicator in every room. */
+START_TEST(per_room_for_a_multi_room_connection)
+{
+	struct testcore *tc = typing_core("throttle_ms = 60000\n");
+	struct tc_opts o = { .name = "Multi", .multi = 1 };
+	struct chatd_client *m = tc_connect_opts(tc, "one", &o);
+	struct chatd_client *a = join_ok(tc, "one", "Ann"), *b = join_ok(tc, "two", "Bob");
+	tc_send(tc, m, "{\"type\":\"join\",\"room\":\"two\"}");
+	struct chatd_client *all[] = { m, a, b };
+	drain_all(all, 3);
+	tc_send(tc, m, "{\"type\":\"typing\",\"room\":\"one\"}");
+	expect_typing(tc, a, "one", "Multi", 0);
+	ck_assert_uint_eq(tc_pending(b), 0);
+	tc_send(tc, m, TYPING); /* the current room: two, its own throttle window */
+	expect_typing(tc, b, "two", "Multi", 0);
+	ck_assert_uint_eq(tc_pending(a), 0);
+	tc_send(tc, m, "{\"type\":\"typing\",\"room\":\"one\"}"); /* inside one's window */
+	ck_assert_uint_eq(tc_pending(a), 0);
+	ck_assert_int_eq(counter(tc, "throttled"), 1);
+	tc_send(tc, m, "{\"type\":\"nick\",\"username\":\"Renamed\"}");
+	expect_next(tc, a, "system", "rename");
+	expect_typing(tc, a, "one", "Multi", 1);
+	expect_next(tc, b, "system", "rename");
+	expect_typing(tc, b, "two", "Multi", 1);
+	tc_send(tc, m, "{\"type\":\"typing\",\"room\":\"one\"}"); /* the rename reset the window */
+	expect_typing(tc, a, "one", "Renamed", 0);
+	tc_send(tc, m, "{\"type\":\"leave\",\"room\":\"one\"}");
+	expect_typing(tc, a, "one", "Renamed", 1); /* before the leave notice */
+	expect_next(tc, a, "system", "leave");
+	ck_assert_uint_eq(tc_pending(b), 0); /* two heard nothing of it */
+	tc_send(tc, m, "{\"text\":\"hi\"}"); /* ends nothing in two: it did not type there since */
+	expect_next(tc, b, "message", NULL);
+	ck_assert_uint_eq(tc_pending(b), 0);
+	tc_free(tc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("typing");
@@ -341,6 +385,7 @@ int main(void)
 	tcase_add_test(fan, typing_is_not_a_message);
 	tcase_add_test(fan, alone_in_a_room_is_fine);
 	tcase_add_test(fan, typing_is_dropped_first_from_full_queues);
+	tcase_add_test(fan, per_room_for_a_multi_room_connection);
 	suite_add_tcase(s, fan);
 	TCase *thr = tcase_create("throttle");
 	tcase_add_test(thr, throttle_absorbs_repeats_inside_the_window);

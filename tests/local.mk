@@ -19,7 +19,7 @@ CHECK_LDADD = tests/libtestcore.a $(CORE_LIBS) $(CHECK_LIBS)
 CHECK_CFLAGS_ALL = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS) $(LWS_CFLAGS)
 
 CORE_CHECKS = tests/check_config tests/check_names tests/check_hooks tests/check_sendq \
-	tests/check_chat tests/check_plugins
+	tests/check_chat tests/check_plugins tests/check_rooms
 check_PROGRAMS += $(CORE_CHECKS)
 TESTS += $(CORE_CHECKS)
 
@@ -38,6 +38,9 @@ tests_check_sendq_LDADD = $(CHECK_LDADD)
 tests_check_chat_SOURCES = tests/check_chat.c
 tests_check_chat_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_chat_LDADD = $(CHECK_LDADD)
+tests_check_rooms_SOURCES = tests/check_rooms.c
+tests_check_rooms_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_rooms_LDADD = $(CHECK_LDADD)
 tests_check_plugins_SOURCES = tests/check_plugins.c
 tests_check_plugins_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_plugins_LDADD = $(CHECK_LDADD)

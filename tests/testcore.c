@@ -63,12 +63,19 @@ void tc_free(struct testcore *tc)
 
 struct chatd_client *tc_connect(struct testcore *tc, const char *room, const char *name, const char *address)
 {
-	struct chatd_client *c = client_new(&tc->srv, tc, address ? address : "127.0.0.1");
+	struct tc_opts opts = { .name = name, .address = address };
+	return tc_connect_opts(tc, room, &opts);
+}
+
+struct chatd_client *tc_connect_opts(struct testcore *tc, const char *room, const struct tc_opts *opts)
+{
+	struct chatd_client *c = client_new(&tc->srv, tc, opts->address ? opts->address : "127.0.0.1");
 	if (!c)
 		return NULL;
-	snprintf(c->join_room, sizeof c->join_room, "%s", room);
-	if (name)
-		snprintf(c->query_name, sizeof c->query_name, "%s", name);
+	room_name_fold(room, strlen(room), c->join_room);
+	if (opts->name)
+		snprintf(c->query_name, sizeof c->query_name, "%s", opts->name);
+	c->multi = opts->multi;
 	const char *reason = NULL;
 	int status = chat_handshake(&tc->srv, c, NULL, "localhost", &reason);
 	if (status) {

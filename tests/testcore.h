@@ -32,6 +32,15 @@ void tc_free(struct testcore *tc);
  * Returns the welcomed client, or NULL when a CONNECT hook refused it
  * (tc->last_status holds the HTTP status). */
 struct chatd_client *tc_connect(struct testcore *tc, const char *room, const char *name, const char *address);
+/* How a client connects: the query parameters of /ws/{room}?name=&multi=1. */
+struct tc_opts {
+	const char *name;          /* ?name=, NULL for none */
+	const char *address;       /* peer address, NULL = 127.0.0.1 */
+	int multi;                 /* ?multi=1 */
+};
+/* Connect to /ws/room (any case: folded as the handshake does) with opts;
+ * same returns as tc_connect. */
+struct chatd_client *tc_connect_opts(struct testcore *tc, const char *room, const struct tc_opts *opts);
 /* Deliver one text frame from c (borrowed). */
 void tc_send(struct testcore *tc, struct chatd_client *c, const char *text);
 /* Deliver len bytes (valid UTF-8, may hold NULs) as one text frame from c. */

@@ -57,7 +57,7 @@ enum chatd_event {
 	CHATD_EV_CONNECT = 1,     /* filter: WebSocket handshake; deny sets http_status */
 	CHATD_EV_JOIN = 2,        /* notify: client joined a room; welcome already sent */
 	CHATD_EV_MESSAGE = 3,     /* filter: room message; modify, consume or deny */
-	CHATD_EV_LEAVE = 4,       /* notify: client left a room (switch or disconnect) */
+	CHATD_EV_LEAVE = 4,       /* notify: client leaves a room (leave, switch or disconnect) */
 	CHATD_EV_DISCONNECT = 5,  /* notify: client is gone; last call with it */
 	CHATD_EV_TICK = 6,        /* notify: once a second */
 	CHATD_EV_FRAME = 7,       /* filter: a frame whose "type" a plugin claimed */
@@ -87,7 +87,11 @@ struct chatd_connect_event {
 	void *reserved[8];
 };
 
-/* CHATD_EV_JOIN and CHATD_EV_LEAVE. */
+/* CHATD_EV_JOIN and CHATD_EV_LEAVE. A connection may be in several rooms:
+ * JOIN fires for each room it enters, LEAVE for each room it leaves (an
+ * explicit {"type":"leave"}, a switch in single-room mode, and at disconnect
+ * once per room before CHATD_EV_DISCONNECT). During LEAVE, c is still a
+ * member of room. */
 struct chatd_room_event {
 	size_t size;
 	chatd_client *client;      /* borrowed */
@@ -106,7 +110,7 @@ struct chatd_room_event {
 struct chatd_message_event {
 	size_t size;
 	chatd_client *client;      /* borrowed: the sender */
-	chatd_room *room;          /* borrowed */
+	chatd_room *room;          /* borrowed: the room it goes to (its "room" field, else the current room) */
 	const char *text;          /* borrowed: current text, NUL-terminated */
 	size_t text_len;
 	const char *error_code;    /* out on DENY */
@@ -142,7 +146,9 @@ struct chatd_store_event {
 struct chatd_frame_event {
 	size_t size;
 	chatd_client *client;      /* borrowed */
-	chatd_room *room;          /* borrowed: current room */
+	chatd_room *room;          /* borrowed: the room the frame is for: its "room" field
+				    * (the core refuses the frame with not_in_room when c is
+				    * not in it), else c's current room; NULL when neither */
 	const char *type;          /* borrowed */
 	const void *json;          /* borrowed: opaque, for api->frame_get_* */
 	const char *error_code;    /* out on DENY */
@@ -250,7 +256,10 @@ struct chatd_api {
 
 	/* Clients. */
 	const char *(*client_name)(const chatd_client *c);
-	chatd_room *(*client_room)(const chatd_client *c);          /* NULL during CONNECT */
+	/* The current room: the room c joined last of those it is still in (a
+	 * connection may be in several, see client_rooms); NULL during CONNECT
+	 * and when c is in no room. */
+	chatd_room *(*client_room)(const chatd_client *c);
 	const char *(*client_address)(const chatd_client *c);
 	uint64_t (*client_id)(const chatd_client *c);               /* unique, never reused */
 	/* Per-plugin slot on each client: returns a pointer to a void* (NULL first). */
@@ -302,6 +311,20 @@ struct chatd_api {
 	/* Milliseconds of a clock that never jumps (CLOCK_MONOTONIC): for
 	 * rates and timeouts. now_ms is wall-clock time, for timestamps. */
 	int64_t (*monotonic_ms)(void);
+
+	/* ---- Added for issue 16 (many rooms per connection). Check
+	 * api->size > offsetof(struct chatd_api, MEMBER) before use: a core
+	 * older than these has no such member. ---- */
+
+	/* 1 when c is a member of r, else 0 (r may be NULL: 0). O(1). A
+	 * connection may be in many rooms; client_room is only its current one. */
+	int (*client_in_room)(const chatd_client *c, const chatd_room *r);
+	/* Write up to max of the rooms c is in to out (borrowed; the current
+	 * room first, the rest in no particular order) and return how many
+	 * rooms c is in (more than max when out was too short). A room pointer
+	 * stays valid while c is in that room: until the LEAVE event for it
+	 * (or DISCONNECT) has returned. */
+	size_t (*client_rooms)(const chatd_client *c, chatd_room **out, size_t max);
 };
 
 /*

@@ -714,7 +714,7 @@ static int on_history_frame(int event_id, void *event, void *userdata)
 	struct hrows rs = { 0 };
 	(void)event_id;
 	if (!ev->room)
-		return deny(ev, "bad_request", "not in a room");
+		return deny(ev, "not_in_room", "you are not in any room (join one first)");
 	if (frame_int(h, ev, "before", 1, INT64_MAX, &before))
 		return deny(ev, "bad_request", "'before' must be a positive integer");
 	if (frame_int(h, ev, "limit", 1, HISTORY_LIMIT_MAX, &limit))
@@ -749,7 +749,7 @@ static int on_search_frame(int event_id, void *event, void *userdata)
 	struct hrows rs = { 0 };
 	(void)event_id;
 	if (!ev->room)
-		return deny(ev, "bad_request", "not in a room");
+		return deny(ev, "not_in_room", "you are not in any room (join one first)");
 	if (h->api->frame_get_str(ev->json, "q", &q) != 1 || !q[0] || strlen(q) > SEARCH_QUERY_MAX)
 		return deny(ev, "bad_request", "'q' must be a string of 1 to 256 bytes");
 	if (frame_int(h, ev, "limit", 1, HISTORY_LIMIT_MAX, &limit))

@@ -112,6 +112,25 @@ static const char *const migrations[HSTORE_SCHEMA_VERSION + 1] = {
 	      " INSERT INTO messages_fts(rowid, text)"
 	      "  SELECT new.seq, new.text FROM fts_state WHERE new.seq <= indexed_seq;"
 	      " END;",
+	/*
+	 * Version 3: room names are case-insensitive and chatd names every room
+	 * in lower case, so a room stored as "Lounge" is renamed "lounge". Only
+	 * when that is the one spelling of the name in the file: "Lounge" next
+	 * to "lounge" (or "LOUNGE") were separate rooms with overlapping ids,
+	 * which cannot be merged; those keep their stored names (and are no
+	 * longer reached by chatd). The update trigger is set aside meanwhile:
+	 * the text does not change, so the index stays right.
+	 */
+	[3] = "DROP TRIGGER messages_au;"
+	      "UPDATE messages SET room = lower(room) WHERE room IN ("
+	      " SELECT MIN(room) FROM (SELECT DISTINCT room FROM messages) GROUP BY lower(room)"
+	      " HAVING COUNT(*) = 1 AND MIN(room) <> lower(MIN(room)));"
+	      "CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
+	      " INSERT INTO messages_fts(messages_fts, rowid, text)"
+	      "  SELECT 'delete', old.seq, old.text FROM fts_state WHERE old.seq <= indexed_seq;"
+	      " INSERT INTO messages_fts(rowid, text)"
+	      "  SELECT new.seq, new.text FROM fts_state WHERE new.seq <= indexed_seq;"
+	      " END;",
 };
 
 /* Rough JSON overhead of one message frame besides its username and text. */

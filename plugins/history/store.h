@@ -59,8 +59,9 @@ struct hrows {
 };
 
 /* The newest schema version this code creates and reads (2: the full-text
- * index is filled lazily by hstore_index, behind a watermark). */
-#define HSTORE_SCHEMA_VERSION 2
+ * index is filled lazily by hstore_index, behind a watermark; 3: room names
+ * folded to lower case, as chatd names rooms since). */
+#define HSTORE_SCHEMA_VERSION 3
 
 /*
  * Open (creating when absent) the database, switch it to WAL, apply cfg,

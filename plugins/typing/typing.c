@@ -4,12 +4,14 @@
  * {"type":"typing"} from a client becomes
  *   {"type":"typing","room":"general","username":"Alice"}
  * to the other members of its room (droppable: a full queue drops it first).
- * At most one fan-out per client per throttle_ms; typing frames inside the
+ * A connection may be in several rooms: the frame's "room" (resolved by the
+ * core), else its current room; everything below holds per connection and
+ * room. At most one fan-out per throttle_ms; typing frames inside the
  * window are absorbed silently (counter "throttled"). A message, leaving the
- * room (switch or disconnect) or a rename ends the indicator: the next typing
- * frame fans out at once, and when the client typed within the last 3 s the
- * others get the same frame with "stopped":true (an extension; see
- * docs/plugins/typing.md).
+ * room (leave, switch or disconnect) or a rename (in every room of the
+ * connection) ends the indicator: the next typing frame fans out at once,
+ * and when the client typed within the last 3 s the others get the same
+ * frame with "stopped":true (an extension; see docs/plugins/typing.md).
  *
  *   [plugin typing]
  *   throttle_ms = 1000     (100 to 60000)
@@ -38,12 +40,20 @@ struct typing_plugin {
 	int64_t throttle_ms;
 };
 
-/* Per-client state, in the client's slot; freed on CHATD_EV_DISCONNECT. */
-struct typing_client {
+/* The state of one connection in one room where it typed. */
+struct typing_room {
+	chatd_room *room;   /* borrowed: valid while the client is in it (dropped at LEAVE) */
 	int window_open;    /* a fan-out happened and the throttle window runs */
 	int64_t fanout_ms;  /* when that fan-out happened */
 	int typed;          /* a typing frame came since the indicator last ended */
 	int64_t typed_ms;   /* when the last one came (fanned out or absorbed) */
+};
+
+/* Per-client state, in the client's slot: the rooms it typed in (few; found
+ * by a scan). Freed on CHATD_EV_DISCONNECT. */
+struct typing_client {
+	struct typing_room *v;
+	size_t n, cap;
 };
 
 /* 1 when `since` lies less than `window` ms before `now`. A clock that went
@@ -60,13 +70,47 @@ static struct typing_client *client_state(struct typing_plugin *tp, chatd_client
 	return *tp->api->client_slot(tp->self, c);
 }
 
-/* The client's state, created on first use; NULL when out of memory. */
-static struct typing_client *client_state_get(struct typing_plugin *tp, chatd_client *c)
+/* The client's state in room, or NULL when it did not type there. */
+static struct typing_room *room_state(struct typing_plugin *tp, chatd_client *c, const chatd_room *room)
 {
+	struct typing_client *tc = client_state(tp, c);
+	for (size_t i = 0; tc && i < tc->n; i++)
+		if (tc->v[i].room == room)
+			return &tc->v[i];
+	return NULL;
+}
+
+/* The client's state in room, created on first use; NULL when out of memory. */
+static struct typing_room *room_state_get(struct typing_plugin *tp, chatd_client *c, chatd_room *room)
+{
+	struct typing_room *tr = room_state(tp, c, room);
+	if (tr)
+		return tr;
 	void **slot = tp->api->client_slot(tp->self, c);
-	if (!*slot)
-		*slot = calloc(1, sizeof(struct typing_client));
-	return *slot;
+	struct typing_client *tc = *slot;
+	if (!tc && !(tc = *slot = calloc(1, sizeof *tc)))
+		return NULL;
+	if (tc->n == tc->cap) {
+		size_t ncap = tc->cap ? tc->cap * 2 : 2;
+		struct typing_room *nv = realloc(tc->v, ncap * sizeof *nv);
+		if (!nv)
+			return NULL;
+		tc->v = nv;
+		tc->cap = ncap;
+	}
+	tr = &tc->v[tc->n++];
+	memset(tr, 0, sizeof *tr);
+	tr->room = room;
+	return tr;
+}
+
+/* Forget the client's state in room (it leaves the room). */
+static void room_state_drop(struct typing_plugin *tp, chatd_client *c, const chatd_room *room)
+{
+	struct typing_client *tc = client_state(tp, c);
+	struct typing_room *tr = room_state(tp, c, room);
+	if (tr)
+		*tr = tc->v[--tc->n];
 }
 
 /* Send {"type":"typing","room":..,"username":..[,"stopped":true]} to every
@@ -87,17 +131,16 @@ static void fan_out(struct typing_plugin *tp, chatd_room *room, chatd_client *wh
 	api->counter_add(tp->self, stopped ? "stopped" : "sent", 1);
 }
 
-/* End c's indicator in room: tell the others (under `username`) when c typed
- * in the last TYPING_VISIBLE_MS, and reset the throttle. */
-static void end_typing(struct typing_plugin *tp, chatd_client *c, chatd_room *room, const char *username)
+/* End c's indicator in tr's room: tell the others (under `username`) when c
+ * typed there in the last TYPING_VISIBLE_MS, and reset the throttle. */
+static void end_typing(struct typing_plugin *tp, chatd_client *c, struct typing_room *tr, const char *username)
 {
-	struct typing_client *tc = client_state(tp, c);
-	if (!tc)
+	if (!tr)
 		return;
-	if (tc->typed && room && within(tp->api->now_ms(), tc->typed_ms, TYPING_VISIBLE_MS))
-		fan_out(tp, room, c, username, 1);
-	tc->typed = 0;
-	tc->window_open = 0;
+	if (tr->typed && within(tp->api->now_ms(), tr->typed_ms, TYPING_VISIBLE_MS))
+		fan_out(tp, tr->room, c, username, 1);
+	tr->typed = 0;
+	tr->window_open = 0;
 }
 
 /* CHATD_EV_FRAME "typing": fan out, or absorb inside the throttle window. */
@@ -108,32 +151,32 @@ static int on_typing_frame(int event_id, void *event, void *userdata)
 	(void)event_id;
 	if (!ev->room)
 		return CHATD_CONSUMED;
-	struct typing_client *tc = client_state_get(tp, ev->client);
-	if (!tc) {
+	struct typing_room *tr = room_state_get(tp, ev->client, ev->room);
+	if (!tr) {
 		ev->error_code = "internal";
 		ev->error_message = "out of memory";
 		return CHATD_DENY;
 	}
 	int64_t now = tp->api->now_ms();
-	tc->typed = 1;
-	tc->typed_ms = now;
-	if (tc->window_open && within(now, tc->fanout_ms, tp->throttle_ms)) {
+	tr->typed = 1;
+	tr->typed_ms = now;
+	if (tr->window_open && within(now, tr->fanout_ms, tp->throttle_ms)) {
 		tp->api->counter_add(tp->self, "throttled", 1);
 		return CHATD_CONSUMED;
 	}
-	tc->window_open = 1;
-	tc->fanout_ms = now;
+	tr->window_open = 1;
+	tr->fanout_ms = now;
 	fan_out(tp, ev->room, ev->client, tp->api->client_name(ev->client), 0);
 	return CHATD_CONSUMED;
 }
 
-/* CHATD_EV_MESSAGE (notify-style): the sender stopped typing. */
+/* CHATD_EV_MESSAGE (notify-style): the sender stopped typing in that room. */
 static int on_message(int event_id, void *event, void *userdata)
 {
 	struct chatd_message_event *ev = event;
 	struct typing_plugin *tp = userdata;
 	(void)event_id;
-	end_typing(tp, ev->client, ev->room, tp->api->client_name(ev->client));
+	end_typing(tp, ev->client, room_state(tp, ev->client, ev->room), tp->api->client_name(ev->client));
 	return CHATD_OK;
 }
 
@@ -143,18 +186,21 @@ static int on_leave(int event_id, void *event, void *userdata)
 	struct chatd_room_event *ev = event;
 	struct typing_plugin *tp = userdata;
 	(void)event_id;
-	end_typing(tp, ev->client, ev->room, tp->api->client_name(ev->client));
+	end_typing(tp, ev->client, room_state(tp, ev->client, ev->room), tp->api->client_name(ev->client));
+	room_state_drop(tp, ev->client, ev->room);
 	return CHATD_OK;
 }
 
-/* CHATD_EV_RENAME: the indicator under the old name ends; the next typing
- * frame announces the new name at once. */
+/* CHATD_EV_RENAME: the indicator under the old name ends in every room the
+ * client typed in; the next typing frame announces the new name at once. */
 static int on_rename(int event_id, void *event, void *userdata)
 {
 	struct chatd_rename_event *ev = event;
 	struct typing_plugin *tp = userdata;
 	(void)event_id;
-	end_typing(tp, ev->client, tp->api->client_room(ev->client), ev->old_name);
+	struct typing_client *tc = client_state(tp, ev->client);
+	for (size_t i = 0; tc && i < tc->n; i++)
+		end_typing(tp, ev->client, &tc->v[i], ev->old_name);
 	return CHATD_OK;
 }
 
@@ -165,7 +211,10 @@ static int on_disconnect(int event_id, void *event, void *userdata)
 	struct typing_plugin *tp = userdata;
 	(void)event_id;
 	void **slot = tp->api->client_slot(tp->self, ev->client);
-	free(*slot);
+	struct typing_client *tc = *slot;
+	if (tc)
+		free(tc->v);
+	free(tc);
 	*slot = NULL;
 	return CHATD_OK;
 }

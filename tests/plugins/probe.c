@@ -5,10 +5,14 @@
  * - claims frame type "probe": answers {"type":"probe","name":..,"room":..,"n":..,"items":[{"type":"item","i":0},..]}
  * - MESSAGE: text "deny" is refused with code "probe_denied" (retry 1234), "eat" is consumed,
  *   "upper" is replaced by "UPPER"
- * - counts every event it sees in counters named after the event
+ * - counts every event it sees in counters named after the event; with the
+ *   issue 16 members (api->client_in_room, client_rooms): "leave_member" for
+ *   a LEAVE while the client is still in the room, "disconnect_roomless" for
+ *   a DISCONNECT of a client in no room; the probe answer lists "rooms"
  */
 #include <chatd/plugin.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,13 +82,28 @@ static int on_idle(int id, void *event, void *ud)
 	return CHATD_OK;
 }
 
+/* Whether the core has the issue 16 members. */
+static int has_rooms_api(const struct chatd_api *api)
+{
+	return api->size >= offsetof(struct chatd_api, client_rooms) + sizeof api->client_rooms;
+}
+
 static int on_notify(int id, void *event, void *ud)
 {
 	struct probe *p = ud;
 	static const char *const names[] = { "", "", "join", "", "leave", "disconnect", "tick", "", "", "", "room_create", "rename" };
-	(void)event;
 	if (id > 0 && id < (int)(sizeof names / sizeof names[0]) && names[id][0])
 		p->api->counter_add(p->self, names[id], 1);
+	if (id == CHATD_EV_LEAVE && has_rooms_api(p->api)) {
+		struct chatd_room_event *ev = event;
+		if (p->api->client_in_room(ev->client, ev->room))
+			p->api->counter_add(p->self, "leave_member", 1);
+	}
+	if (id == CHATD_EV_DISCONNECT && has_rooms_api(p->api)) {
+		struct chatd_plain_event *ev = event;
+		if (!p->api->client_rooms(ev->client, NULL, 0) && !p->api->client_room(ev->client))
+			p->api->counter_add(p->self, "disconnect_roomless", 1);
+	}
 	return CHATD_OK;
 }
 
@@ -101,7 +120,18 @@ static int on_probe(int id, void *event, void *ud)
 	}
 	chatd_frame *f = p->api->frame_new("probe");
 	p->api->frame_set_str(f, "name", p->api->client_name(ev->client));
-	p->api->frame_set_str(f, "room", p->api->room_name(ev->room));
+	p->api->frame_set_str(f, "room", ev->room ? p->api->room_name(ev->room) : NULL);
+	if (has_rooms_api(p->api)) {
+		chatd_room *rooms[8];
+		size_t n = p->api->client_rooms(ev->client, rooms, 8);
+		p->api->frame_push(f, "rooms", NULL);
+		for (size_t i = 0; i < n && i < 8; i++) {
+			chatd_frame *r = p->api->frame_new("room");
+			p->api->frame_set_str(r, "name", p->api->room_name(rooms[i]));
+			p->api->frame_set_bool(r, "in", p->api->client_in_room(ev->client, rooms[i]));
+			p->api->frame_push(f, "rooms", r);
+		}
+	}
 	p->api->frame_set_int(f, "n", n);
 	p->api->frame_set_bool(f, "ok", 1);
 	for (int64_t i = 0; i < n && i < 10; i++) {

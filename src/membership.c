@@ -1,0 +1,155 @@
+#include "membership.h"
+#include "client.h"
+#include "hooks.h"
+#include "presence.h"
+#include "publish.h"
+#include "room.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+int membership_in(const struct chatd_client *c, const struct room *r)
+{
+	return roomset_find(&c->rooms, r) != NULL;
+}
+
+void membership_welcome(struct chatd_server *srv, struct chatd_client *c, struct room *r)
+{
+	json_t *limits = json_pack("{s:I,s:i,s:i}", "max_message_bytes", (json_int_t)srv->cfg.max_message_bytes,
+				   "max_name_chars", NICK_MAX_CHARS, "max_room_bytes", ROOM_MAX_BYTES);
+	/* In a big room the welcome lists at most big_room_members names (the
+	 * joiner's own first); user_count and `who` give the whole picture. */
+	size_t max = presence_coalesced(srv, r) ? (size_t)srv->cfg.big_room_members : 0;
+	json_t *users = room_user_list(r, max);
+	if (max && users && json_array_size(users) == max && r->count > max) {
+		json_array_insert_new(users, 0, json_string(c->name));
+		json_array_remove(users, max);
+	}
+	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:I,s:s,s:o,s:I}", "type", "welcome", "room", r->name, "username",
+			      c->name, "users", users, "user_count", (json_int_t)r->count, "server",
+			      "chatd/" PACKAGE_VERSION, "limits", limits, "last_id", (json_int_t)r->last_id);
+	if (o && c->multi)
+		json_object_set_new(o, "multi", json_true());
+	if (o)
+		client_send_json(c, o, CHATD_SEND_NORMAL);
+}
+
+/* A join (joined = 1) or leave notice for name in r: one system frame to
+ * every member, or a line of the next summary in a big room. */
+static void announce(struct chatd_server *srv, struct room *r, const char *name, int joined, int coalesced)
+{
+	if (coalesced) {
+		presence_note(srv, r, name, joined);
+		return;
+	}
+	char text[NICK_MAX_BYTES + 32];
+	snprintf(text, sizeof text, "%s %s the chat", name, joined ? "joined" : "left");
+	publish_system(srv, r, joined ? "join" : "leave", name, NULL, NULL, text, NULL);
+}
+
+int membership_join(struct chatd_server *srv, struct chatd_client *c, const char *name, int64_t since, int first)
+{
+	struct room *r = room_get(srv, name);
+	if (!r || room_add(r, c)) {
+		client_send_error(c, "internal", "out of memory", 0);
+		client_close(c, 1011, "out of memory");
+		return -1;
+	}
+	c->room = r;
+	membership_welcome(srv, c, r);
+	announce(srv, r, c->name, 1, presence_coalesced(srv, r));
+	if (hooks_any(&srv->hooks, CHATD_EV_JOIN)) {
+		struct chatd_room_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
+					       .since = since, .first_join = first };
+		hooks_dispatch(&srv->hooks, CHATD_EV_JOIN, &ev);
+	}
+	return 0;
+}
+
+/* The room c joined last of those it is in, or NULL. O(rooms of c): only
+ * when the current room is left. */
+static struct room *latest_room(const struct chatd_client *c)
+{
+	const struct roomset_entry *best = NULL;
+	for (size_t i = 0; i < c->rooms.n; i++)
+		if (!best || c->rooms.v[i].seq > best->seq)
+			best = &c->rooms.v[i];
+	return best ? best->room : NULL;
+}
+
+void membership_leave(struct chatd_server *srv, struct chatd_client *c, struct room *r)
+{
+	if (!membership_in(c, r))
+		return;
+	if (hooks_any(&srv->hooks, CHATD_EV_LEAVE)) {
+		struct chatd_room_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r, .since = -1 };
+		hooks_dispatch(&srv->hooks, CHATD_EV_LEAVE, &ev);
+		if (!membership_in(c, r)) /* a hook took it out already */
+			return;
+	}
+	int coalesced = presence_coalesced(srv, r);
+	size_t left = room_remove(srv, r, c); /* r may be freed when 0 */
+	if (c->room == r)
+		c->room = latest_room(c);
+	if (left)
+		announce(srv, r, c->name, 0, coalesced);
+}
+
+void membership_leave_all(struct chatd_server *srv, struct chatd_client *c)
+{
+	while (c->rooms.n)
+		membership_leave(srv, c, c->rooms.v[c->rooms.n - 1].room);
+	c->room = NULL;
+}
+
+void membership_request_join(struct chatd_server *srv, struct chatd_client *c, const char *name, int64_t since)
+{
+	struct room *r = strmap_get(&srv->rooms, name);
+	struct roomset_entry *e = r ? roomset_find(&c->rooms, r) : NULL;
+	if (e) { /* already in: its welcome again, and it is the current room now */
+		e->seq = ++c->joins;
+		c->room = r;
+		membership_welcome(srv, c, r);
+		return;
+	}
+	if (!c->multi) {
+		if (c->room)
+			membership_leave(srv, c, c->room);
+	} else if (c->rooms.n >= (size_t)srv->cfg.max_rooms_per_client) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "you are in %zu rooms, the most a connection may be in; leave one first",
+			 c->rooms.n);
+		client_send_error(c, "too_many_rooms", msg, 0);
+		return;
+	}
+	membership_join(srv, c, name, since, 0);
+}
+
+void membership_request_leave(struct chatd_server *srv, struct chatd_client *c, const char *name)
+{
+	struct room *r = membership_resolve(srv, c, name);
+	if (!r) {
+		char msg[ROOM_MAX_BYTES + 32];
+		if (name)
+			snprintf(msg, sizeof msg, "you are not in room %s", name);
+		else
+			snprintf(msg, sizeof msg, "you are not in any room");
+		client_send_error(c, "not_in_room", msg, 0);
+		return;
+	}
+	char room[ROOM_MAX_BYTES + 1];
+	snprintf(room, sizeof room, "%s", r->name); /* r may be freed by the leave */
+	membership_leave(srv, c, r);
+	json_t *o = json_pack("{s:s,s:s}", "type", "left", "room", room);
+	if (o)
+		client_send_json(c, o, CHATD_SEND_NORMAL);
+}
+
+struct room *membership_resolve(struct chatd_server *srv, const struct chatd_client *c, const char *name)
+{
+	if (!name)
+		return c->room;
+	struct room *r = strmap_get(&srv->rooms, name);
+	return r && membership_in(c, r) ? r : NULL;
+}
