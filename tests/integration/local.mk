@@ -13,7 +13,8 @@ TESTS += \
 	tests/integration/test_fd_limit.py \
 	tests/integration/test_sdk.py \
 	tests/integration/test_refusals.py \
-	tests/integration/test_refusals_node.py
+	tests/integration/test_refusals_node.py \
+	tests/integration/test_rooms.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
 
@@ -33,6 +34,7 @@ EXTRA_DIST += \
 	tests/integration/test_refusals_node.py \
 	tests/clients/package.json \
 	tests/clients/package-lock.json \
-	tests/clients/refusal.mjs
+	tests/clients/refusal.mjs \
+	tests/integration/test_rooms.py
 
 include tests/integration/hostile.mk

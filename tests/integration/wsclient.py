@@ -512,9 +512,10 @@ def ws_path(room, name=None, since=None, query=None):
 
 
 def connect(port, room="general", name=None, since=None, host="127.0.0.1", source=None, rcvbuf=None,
-            headers=None, timeout=DEFAULT_TIMEOUT, path=None):
-    """Open a chat socket, asserting the upgrade (101)."""
-    ws = WSClient(port, path or ws_path(room, name, since), host=host, source=source, rcvbuf=rcvbuf,
+            headers=None, timeout=DEFAULT_TIMEOUT, path=None, query=None):
+    """Open a chat socket, asserting the upgrade (101). query: more parameters
+    ({"multi": "1"}, ...) after name and since."""
+    ws = WSClient(port, path or ws_path(room, name, since, query), host=host, source=source, rcvbuf=rcvbuf,
                   headers=headers, timeout=timeout)
     ws.handshake(raise_on_refusal=True)
     return ws
