@@ -1,5 +1,5 @@
-/* Unit tests: one connection, many rooms (core/membership.c, roomset.c,
- * roomlist.c, the room resolution of core/chat.c) on the real core with a
+/* Unit tests: one connection, many rooms (src/membership.c, roomset.c,
+ * roomlist.c, the room resolution of src/chat.c) on the real core with a
  * fake transport. */
 #include <check.h>
 #include <stdio.h>
