@@ -1,5 +1,6 @@
 #include "config.h"
 #include "log.h"
+#include "proxy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_INT, OPT_SIZE, OPT_PATH, OPT_STR, OPT_LOGLEVEL, OPT_BOOL, OPT_ROOMGLOBS };
+enum opt_kind { OPT_INT, OPT_SIZE, OPT_PATH, OPT_STR, OPT_LOGLEVEL, OPT_BOOL, OPT_ROOMGLOBS, OPT_NETS };
 
 /* One [server] key: its name, type, where it lives and its bounds. */
 struct server_key {
@@ -44,6 +45,7 @@ static const struct server_key server_keys[] = {
 	SK("io_uring", OPT_BOOL, io_uring, 0, 1),
 	SK("max_rooms_per_client", OPT_INT, max_rooms_per_client, 1, 10000),
 	SK("unlisted_rooms", OPT_ROOMGLOBS, unlisted_rooms, 0, 0),
+	SK("trusted_proxies", OPT_NETS, trusted_proxies, 0, 0),
 };
 
 int config_set_str(char **field, const char *value)
@@ -90,6 +92,7 @@ void config_free(struct chatd_config *cfg)
 	free(cfg->data_dir);
 	free(cfg->plugin_dir);
 	free(cfg->unlisted_rooms);
+	free(cfg->trusted_proxies);
 	for (int i = 0; i < cfg->nplugins; i++) {
 		struct plugin_conf *p = &cfg->plugins[i];
 		for (int j = 0; j < p->nopts; j++) {
@@ -237,6 +240,17 @@ static int set_server_key(struct parser *p, const char *key, const char *value)
 		return config_set_str((char **)(base + k->offset), value) ? parse_fail(p, key, "out of memory") : 0;
 	case OPT_ROOMGLOBS:
 		return set_room_globs(p, key, (char **)(base + k->offset), value);
+	case OPT_NETS: { /* trusted_proxies: the only key of this kind */
+		struct proxy_net *nets;
+		size_t n;
+		char why[200];
+		if (proxy_nets_parse(value, &nets, &n, why, sizeof why))
+			return parse_fail(p, key, "%s", why);
+		free(p->cfg->trusted_proxies);
+		p->cfg->trusted_proxies = nets;
+		p->cfg->ntrusted_proxies = n;
+		return 0;
+	}
 	case OPT_PATH: {
 		if (!*value)
 			return parse_fail(p, key, "empty path");

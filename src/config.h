@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include "chatd/plugin.h"
 
+struct proxy_net;
+
 struct plugin_conf {
 	char *name;                /* owned: the NAME of [plugin NAME] */
 	char *path;                /* owned: from "path =", NULL for the default */
@@ -39,6 +41,8 @@ struct chatd_config {
 	int max_rooms_per_client;  /* rooms one multi-room connection may be in at once */
 	char *unlisted_rooms;      /* owned: globs (space-separated, lower case) of rooms the
 				    * rooms list hides; NULL = none */
+	struct proxy_net *trusted_proxies; /* owned array: peers whose X-Forwarded-For / Forwarded is believed */
+	size_t ntrusted_proxies;
 	struct plugin_conf *plugins; /* owned array, in file order */
 	int nplugins;
 };

@@ -5,6 +5,7 @@
 #include "linger.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy.h"
 #include "refuse.h"
 #include "sendbatch.h"
 
@@ -73,15 +74,17 @@ static struct chatd_server *server_of(struct lws *wsi)
  * logged with the client's address. Returns the FILTER result (-1). */
 static int refuse_handshake(struct lws *wsi, int status, const char *reason)
 {
-	char addr[64];
-	lws_get_peer_simple(wsi, addr, sizeof addr);
-	return refuse_handshake_send(wsi, addr, status, reason);
+	char addr[PROXY_ADDR_MAX], via[PROXY_ADDR_MAX], shown[2 * PROXY_ADDR_MAX + 8];
+	const char *why;
+	proxy_client_address(&server_of(wsi)->cfg, wsi, addr, via, &why);
+	snprintf(shown, sizeof shown, via[0] ? "%s (via %s)" : "%s", addr, via);
+	return refuse_handshake_send(wsi, shown, status, reason);
 }
 
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: validate /ws/{room}, make the client, run CONNECT hooks. */
 static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *s)
 {
-	char uri[256], arg[4096], origin[512], host[512], addr[64];
+	char uri[256], arg[4096], origin[512], host[512], addr[PROXY_ADDR_MAX];
 	int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
 	if (n <= 0)
 		return refuse_handshake(wsi, 400, "bad request");
@@ -90,7 +93,12 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	const char *room = uri + 4;
 	if (!room_name_valid(room, strlen(room)))
 		return refuse_handshake(wsi, 400, "invalid room name");
-	lws_get_peer_simple(wsi, addr, sizeof addr);
+	/* The client's address (a trusted proxy's X-Forwarded-For or Forwarded
+	 * gives it), set before the CONNECT hooks see the client. */
+	char via[PROXY_ADDR_MAX];
+	const char *why;
+	if (proxy_client_address(&srv->cfg, wsi, addr, via, &why))
+		return refuse_handshake(wsi, 400, why);
 	struct chatd_client *c = client_new(srv, wsi, addr);
 	if (!c)
 		return refuse_handshake(wsi, 503, "out of memory");

@@ -19,7 +19,7 @@ CHECK_LDADD = tests/libtestcore.a $(CORE_LIBS) $(CHECK_LIBS)
 CHECK_CFLAGS_ALL = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS) $(LWS_CFLAGS)
 
 CORE_CHECKS = tests/check_config tests/check_names tests/check_hooks tests/check_sendq \
-	tests/check_chat tests/check_plugins tests/check_rooms
+	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy
 check_PROGRAMS += $(CORE_CHECKS)
 TESTS += $(CORE_CHECKS)
 
@@ -44,6 +44,9 @@ tests_check_rooms_LDADD = $(CHECK_LDADD)
 tests_check_plugins_SOURCES = tests/check_plugins.c
 tests_check_plugins_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_plugins_LDADD = $(CHECK_LDADD)
+tests_check_proxy_SOURCES = tests/check_proxy.c
+tests_check_proxy_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_proxy_LDADD = $(CHECK_LDADD)
 
 # Deliberately good and broken plugins for the loader tests (never installed).
 TEST_PLUGINS = tests/plugins/probe.so tests/plugins/bad_abi.so tests/plugins/no_init.so

@@ -81,7 +81,7 @@ struct chatd_connect_event {
 	const char *room;          /* borrowed: the validated room name */
 	const char *origin;        /* borrowed: Origin header, NULL when absent */
 	const char *host;          /* borrowed: Host header, NULL when absent */
-	const char *address;       /* borrowed: peer IP address as text */
+	const char *address;       /* borrowed: the client's IP address as text (behind a trusted proxy, the forwarded one; IPv4 as a.b.c.d) */
 	int http_status;           /* out on DENY: 403, 429, 503 ... (default 403) */
 	const char *reason;        /* out on DENY: static or plugin-owned text */
 	void *reserved[8];
@@ -260,7 +260,7 @@ struct chatd_api {
 	 * connection may be in several, see client_rooms); NULL during CONNECT
 	 * and when c is in no room. */
 	chatd_room *(*client_room)(const chatd_client *c);
-	const char *(*client_address)(const chatd_client *c);
+	const char *(*client_address)(const chatd_client *c);      /* as chatd_connect_event.address */
 	uint64_t (*client_id)(const chatd_client *c);               /* unique, never reused */
 	/* Per-plugin slot on each client: returns a pointer to a void* (NULL first). */
 	void **(*client_slot)(chatd_plugin *self, chatd_client *c);

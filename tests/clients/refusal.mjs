@@ -1,5 +1,7 @@
 // What Node's `ws` client reports for a WebSocket handshake chatd refuses.
-// Usage: node refusal.mjs '[{"url":"ws://127.0.0.1:PORT/ws/x","origin":"http://a"}, ...]'
+// Usage: node refusal.mjs '[{"url":"ws://127.0.0.1:PORT/ws/x","origin":"http://a"}, ...]' [--on-stdin]
+// With --on-stdin it prints "ready" once loaded and starts at the first line
+// on stdin (so a test can time the handshakes without node's start-up).
 // Prints one JSON array: per case, the plain 'error' event's message (what a
 // program without extra handlers sees), and what the 'unexpected-response'
 // handler sees (status, status message, HTTP version, headers, body), or
@@ -31,6 +33,11 @@ function once(url, origin, withHandler) {
 }
 
 const cases = JSON.parse(process.argv[2]);
+if (process.argv[3] === '--on-stdin') {
+  console.log('ready');
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.pause();
+}
 const results = [];
 for (const c of cases) {
   const plain = await once(c.url, c.origin, false);

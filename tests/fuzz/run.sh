@@ -14,18 +14,19 @@ FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sa
 INC="-I$top/include -I$top/src -I$top/tests -DTOP_BUILDDIR=\"$top\" -DTOP_SRCDIR=\"$top\" -DPACKAGE_VERSION=\"fuzz\""
 CORE=$(ls "$top"/src/*.c | grep -v '/main\.c$')
 LIBS="$(pkg-config --libs libwebsockets jansson) -lev -ldl"
-for t in frame config names; do
+for t in frame config names proxy; do
 	extra=""
 	case $t in
 	frame) extra="$CORE $top/tests/testcore.c" ;;
-	config) extra="$top/src/config.c $top/src/log.c" ;;
+	config) extra="$top/src/config.c $top/src/log.c $top/src/proxy.c" ;;
+	proxy) extra="$top/src/proxy.c" ;;
 	names) extra="$top/src/names.c" ;;
 	esac
 	# shellcheck disable=SC2086
 	$CC $FLAGS $INC "$top/tests/fuzz/fuzz_$t.c" $extra $LIBS -o "$out/fuzz_$t"
 done
 fail=0
-for t in frame config names; do
+for t in frame config names proxy; do
 	seeds="$top/tests/fuzz/corpus/$t"
 	regs="$top/tests/fuzz/regressions/$t"
 	work="$out/corpus-$t"

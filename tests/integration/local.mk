@@ -14,7 +14,8 @@ TESTS += \
 	tests/integration/test_sdk.py \
 	tests/integration/test_refusals.py \
 	tests/integration/test_refusals_node.py \
-	tests/integration/test_rooms.py
+	tests/integration/test_rooms.py \
+	tests/integration/test_proxy.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
 
@@ -32,6 +33,7 @@ EXTRA_DIST += \
 	tests/integration/test_sdk.py \
 	tests/integration/test_refusals.py \
 	tests/integration/test_refusals_node.py \
+	tests/integration/test_proxy.py \
 	tests/clients/package.json \
 	tests/clients/package-lock.json \
 	tests/clients/refusal.mjs \
