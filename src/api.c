@@ -1,10 +1,13 @@
 #include "api.h"
 #include "chat.h"
 #include "client.h"
+#include "connect.h"
 #include "frame.h"
 #include "log.h"
 #include "membership.h"
+#include "msgevent.h"
 #include "publish.h"
+#include "request.h"
 #include "room.h"
 
 #include <ev.h>
@@ -171,19 +174,6 @@ static int api_frame_get_int(const void *json, const char *key, int64_t *out)
 	return 1;
 }
 
-static int api_message_set_text(struct chatd_message_event *ev, const char *text)
-{
-	char **own = ev->core_private;
-	char *copy = strdup(text);
-	if (!copy)
-		return -1;
-	free(*own);
-	*own = copy;
-	ev->text = copy;
-	ev->text_len = strlen(copy);
-	return 0;
-}
-
 static void timer_unlink(struct chatd_timer *t)
 {
 	if (t->prev)
@@ -311,7 +301,7 @@ const struct chatd_api chatd_api_table = {
 	.broadcast = api_broadcast,
 	.frame_get_str = api_frame_get_str,
 	.frame_get_int = api_frame_get_int,
-	.message_set_text = api_message_set_text,
+	.message_set_text = msgevent_set_text,
 	.hold_keep = publish_hold_keep,
 	.hold_release = publish_hold_release,
 	.timer_add = api_timer_add,
@@ -321,4 +311,14 @@ const struct chatd_api chatd_api_table = {
 	.monotonic_ms = api_monotonic_ms,
 	.client_in_room = api_client_in_room,
 	.client_rooms = api_client_rooms,
+	.message_reply = msgevent_reply,
+	.request_path = request_path,
+	.request_method = request_method,
+	.request_query = request_query,
+	.request_header = request_header,
+	.request_cookie = request_cookie,
+	.request_address = request_address,
+	.request_body = request_body,
+	.connect_set_name = connect_set_name,
+	.connect_refuse_name = connect_refuse_name,
 };

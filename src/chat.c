@@ -1,11 +1,13 @@
 #include "chat.h"
 #include "client.h"
+#include "connect.h"
 #include "frame.h"
 #include "hooks.h"
 #include "identity.h"
 #include "log.h"
 #include "membership.h"
 #include "message.h"
+#include "nickfilter.h"
 #include "publish.h"
 #include "room.h"
 #include "roomlist.h"
@@ -20,13 +22,15 @@ int chat_handshake(struct chatd_server *srv, struct chatd_client *c, const char 
 		*reason = "server is shutting down";
 		return 503;
 	}
+	connect_prepare_name(c);
 	if (!hooks_any(&srv->hooks, CHATD_EV_CONNECT)) {
 		c->accepted = 1;
 		return 0;
 	}
 	struct chatd_connect_event ev = { .size = sizeof ev, .client = c, .room = c->join_room, .origin = origin,
 					  .host = host, .address = c->address, .http_status = 403,
-					  .reason = "forbidden" };
+					  .reason = "forbidden", .request = c->request,
+					  .requested_name = c->query_name[0] ? c->query_name : NULL };
 	int res = hooks_dispatch(&srv->hooks, CHATD_EV_CONNECT, &ev);
 	if (res == CHATD_OK || res == CHATD_CONSUMED) {
 		c->accepted = 1;
@@ -41,8 +45,10 @@ void chat_open(struct chatd_server *srv, struct chatd_client *c)
 {
 	char name[NICK_MAX_BYTES + 1];
 	const char *why = NULL;
+	struct nick_refusal refused = { "", "" };
 	c->established = 1;
-	if (c->query_name[0] && !(why = nick_normalize(c->query_name, strlen(c->query_name), name, sizeof name))) {
+	if (c->query_name[0] && !(why = nick_normalize(c->query_name, strlen(c->query_name), name, sizeof name)) &&
+	    !nick_filter(srv, c, NULL, name, &refused)) {
 		nick_fold(name, c->requested, sizeof c->requested);
 		if (identity_claim(srv, c, name))
 			goto oom;
@@ -54,7 +60,12 @@ void chat_open(struct chatd_server *srv, struct chatd_client *c)
 		char msg[256];
 		snprintf(msg, sizeof msg, "name: %s; you are %s", why, c->name);
 		client_send_error(c, "bad_request", msg, 0);
+	} else if (refused.code[0]) { /* a NICK hook refused it: a guest, told why */
+		char msg[sizeof refused.message + NICK_MAX_BYTES + 16];
+		snprintf(msg, sizeof msg, "%s; you are %s", refused.message, c->name);
+		client_send_error(c, refused.code, msg, 0);
 	}
+	connect_send_refusal(c);
 	return;
 oom:
 	client_close(c, 1011, "out of memory");
@@ -80,6 +91,11 @@ static void rename_client(struct chatd_server *srv, struct chatd_client *c, cons
 	snprintf(c->requested, sizeof c->requested, "%s", key);
 	if (!strcmp(name, c->name))
 		return;
+	struct nick_refusal refused;
+	if (nick_filter(srv, c, c->name, name, &refused)) {
+		client_send_error(c, refused.code, refused.message, 0);
+		return;
+	}
 	snprintf(old, sizeof old, "%s", c->name);
 	if (identity_claim(srv, c, name)) {
 		client_send_error(c, "internal", "out of memory", 0);
@@ -111,9 +127,10 @@ void chat_send_users(struct chatd_server *srv, struct chatd_client *c, struct ro
 }
 
 /* A refused frame: error to the client; too many in a row closes it. */
-static void refuse_frame(struct chatd_server *srv, struct chatd_client *c, const char *code, const char *message)
+static void refuse_frame(struct chatd_server *srv, struct chatd_client *c, const char *code, const char *message,
+			 const char *client_id)
 {
-	client_send_error(c, code, message, 0);
+	client_send_error_for(c, code, message, 0, client_id);
 	if (++c->bad_frames >= srv->cfg.max_bad_frames)
 		client_close(c, 1008, "too many bad frames");
 }
@@ -127,7 +144,7 @@ static void refuse_not_in_room(struct chatd_server *srv, struct chatd_client *c,
 		snprintf(msg, sizeof msg, "you are not in room %s", in->room);
 	else
 		snprintf(msg, sizeof msg, "you are not in any room (join one first)");
-	refuse_frame(srv, c, "not_in_room", msg);
+	refuse_frame(srv, c, "not_in_room", msg, in->client_id);
 }
 
 /* A frame type a plugin claimed: hand it over with the room it is for (its
@@ -140,7 +157,7 @@ static int claimed_frame(struct chatd_server *srv, struct chatd_client *c, struc
 		return 0;
 	struct room *r = NULL;
 	if (in->room_problem) {
-		refuse_frame(srv, c, "bad_request", in->room_problem);
+		refuse_frame(srv, c, "bad_request", in->room_problem, NULL);
 		return 1;
 	}
 	if (!(r = membership_resolve(srv, c, in->room)) && in->room) {
@@ -174,7 +191,7 @@ void chat_frame(struct chatd_server *srv, struct chatd_client *c, const char *da
 			return;
 	}
 	if (inbound_decode(data, len, srv->cfg.max_message_bytes, &in, &err)) {
-		refuse_frame(srv, c, err.code, err.message);
+		refuse_frame(srv, c, err.code, err.message, err.client_id);
 		return;
 	}
 	if (in.kind != IN_OTHER || strmap_get(&srv->claimed, in.type))
@@ -211,7 +228,7 @@ void chat_frame(struct chatd_server *srv, struct chatd_client *c, const char *da
 		if (!claimed_frame(srv, c, &in)) {
 			char msg[96];
 			snprintf(msg, sizeof msg, "unknown frame type '%.40s'", in.type);
-			refuse_frame(srv, c, "unknown_type", msg);
+			refuse_frame(srv, c, "unknown_type", msg, NULL);
 		}
 		break;
 	}

@@ -46,6 +46,7 @@ void client_unref(struct chatd_client *c)
 	roomset_free(&c->rooms);
 	free(c->rx);
 	free(c->slots);
+	free(c->name_refusal);
 	free(c);
 }
 
@@ -105,15 +106,25 @@ int client_send_json(struct chatd_client *c, json_t *obj, int flags)
 	return r;
 }
 
-void client_send_error(struct chatd_client *c, const char *code, const char *message, int retry_after_ms)
+void client_send_error_for(struct chatd_client *c, const char *code, const char *message, int retry_after_ms,
+			   const char *client_id)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", message ? message : code);
+	if (!o) /* a plugin's text that is not valid UTF-8: the code alone */
+		o = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", code);
 	if (!o)
 		return;
 	if (retry_after_ms > 0)
 		json_object_set_new(o, "retry_after_ms", json_integer(retry_after_ms));
+	if (client_id && client_id[0])
+		json_object_set_new(o, "client_id", json_string(client_id));
 	c->srv->stats.errors_sent++;
 	client_send_json(c, o, CHATD_SEND_NORMAL);
+}
+
+void client_send_error(struct chatd_client *c, const char *code, const char *message, int retry_after_ms)
+{
+	client_send_error_for(c, code, message, retry_after_ms, NULL);
 }
 
 void client_close(struct chatd_client *c, int code, const char *reason)

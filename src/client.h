@@ -25,6 +25,11 @@ int client_send(struct chatd_client *c, struct outbuf *b, int flags);
 int client_send_json(struct chatd_client *c, json_t *obj, int flags);
 /* Send {"type":"error","code":code,"message":message[,"retry_after_ms"]}. */
 void client_send_error(struct chatd_client *c, const char *code, const char *message, int retry_after_ms);
+/* The same, answering the message that carried client_id (borrowed; NULL or
+ * "" for none): the error frame then has "client_id" too. A message that is
+ * not valid UTF-8 is replaced by the code. */
+void client_send_error_for(struct chatd_client *c, const char *code, const char *message, int retry_after_ms,
+			   const char *client_id);
 /* Ask the transport to close c with a WebSocket close code after what is queued
  * ahead of the close has gone. Safe anywhere, idempotent. */
 void client_close(struct chatd_client *c, int code, const char *reason);

@@ -33,31 +33,46 @@ static int only_space(const char *s, size_t len)
 	return 1;
 }
 
+int message_text_check(const char *text, size_t len, size_t max_text, struct inbound_error *err)
+{
+	if (len > max_text) {
+		snprintf(err->message, sizeof err->message, "text is %zu bytes; the limit is %zu", len, max_text);
+		err->code = "too_large";
+		return CHATD_TEXT_TOO_LARGE;
+	}
+	if (memchr(text, 0, len)) {
+		refuse(err, "bad_request", "'text' contains a NUL character");
+		return CHATD_TEXT_INVALID;
+	}
+	if (only_space(text, len)) {
+		refuse(err, "bad_request", "'text' is empty");
+		return CHATD_TEXT_EMPTY;
+	}
+	return CHATD_TEXT_OK;
+}
+
 static int decode_message(struct inbound *in, size_t max_text, struct inbound_error *err)
 {
-	int r = opt_string(in->root, "text", &in->text, &in->text_len);
+	/* client_id first: an error about the text can then name the message */
+	size_t idlen = 0;
+	int r = opt_string(in->root, "client_id", &in->client_id, &idlen);
+	if (r < 0)
+		return refuse(err, "bad_request", "'client_id' must be a string");
+	if (r > 0 && (idlen > CLIENT_ID_MAX || strlen(in->client_id) != idlen)) {
+		in->client_id = NULL;
+		return refuse(err, "bad_request", "'client_id' is longer than 64 bytes");
+	}
+	if (in->client_id)
+		snprintf(err->client_id, sizeof err->client_id, "%s", in->client_id);
+	r = opt_string(in->root, "text", &in->text, &in->text_len);
 	if (r < 0)
 		return refuse(err, "bad_request", "'text' must be a string");
 	if (!r)
 		return refuse(err, "bad_request", "a message needs a 'text' string");
-	if (in->text_len > max_text) {
-		snprintf(err->message, sizeof err->message, "text is %zu bytes; the limit is %zu", in->text_len,
-			 max_text);
-		err->code = "too_large";
+	if (message_text_check(in->text, in->text_len, max_text, err))
 		return -1;
-	}
-	if (strlen(in->text) != in->text_len)
-		return refuse(err, "bad_request", "'text' contains a NUL character");
-	if (only_space(in->text, in->text_len))
-		return refuse(err, "bad_request", "'text' is empty");
 	if (opt_string(in->root, "username", &in->username, &in->username_len) < 0)
 		return refuse(err, "bad_request", "'username' must be a string");
-	size_t idlen = 0;
-	r = opt_string(in->root, "client_id", &in->client_id, &idlen);
-	if (r < 0)
-		return refuse(err, "bad_request", "'client_id' must be a string");
-	if (r > 0 && (idlen > CLIENT_ID_MAX || strlen(in->client_id) != idlen))
-		return refuse(err, "bad_request", "'client_id' is longer than 64 bytes");
 	return 0;
 }
 
@@ -90,6 +105,7 @@ int inbound_decode(const char *data, size_t len, size_t max_text, struct inbound
 {
 	json_error_t jerr;
 	memset(in, 0, sizeof *in);
+	err->client_id[0] = 0;
 	in->since = -1;
 	in->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!in->root) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "names.h"
+#include "chatd/plugin.h"
 
 enum inbound_kind { IN_MESSAGE, IN_NICK, IN_JOIN, IN_WHO, IN_LEAVE, IN_ROOMS, IN_OTHER };
 
@@ -33,7 +34,17 @@ struct inbound {
 struct inbound_error {
 	const char *code;          /* static: bad_request, too_large, ... */
 	char message[200];
+	char client_id[CLIENT_ID_MAX + 1]; /* the refused message's client_id, "" if none */
 };
+
+/*
+ * Check a message text as the core checks client text: at most max_text
+ * bytes, no NUL, not empty or white space only (UTF-8 validity is the
+ * caller's: jansson checks client text, message_set_text plugin text). Returns
+ * CHATD_TEXT_OK (0), or CHATD_TEXT_TOO_LARGE / CHATD_TEXT_INVALID /
+ * CHATD_TEXT_EMPTY with err filled (code too_large or bad_request).
+ */
+int message_text_check(const char *text, size_t len, size_t max_text, struct inbound_error *err);
 
 /*
  * Decode data[0..len) (valid UTF-8, checked by the transport). max_text is

@@ -28,6 +28,38 @@ static char *plugin_file(const struct chatd_config *cfg, const struct plugin_con
 	return p;
 }
 
+/* The versions this core speaks, as text: "1" or "1, 2". */
+static void supported_text(char *out, size_t outsz)
+{
+	size_t n = 0;
+	out[0] = 0;
+	for (int i = 0; i < chatd_supported_abi_count && n < outsz; i++)
+		n += (size_t)snprintf(out + n, outsz - n, "%s%d", i ? ", " : "", chatd_supported_abis[i]);
+}
+
+/* Why lp's version function answered `abi` (not one the core speaks). A
+ * plugin that refuses (-1) is asked which ABI it was built for: plugins
+ * built with CHATD_PLUGIN_DEFINE_VERSION export chatd_plugin_built_abi. */
+static void abi_refusal(struct loaded_plugin *lp, int abi, char *err, size_t errsz)
+{
+	const struct plugin_conf *pc = lp->conf;
+	const char *file = lp->srv->cfg.file ? lp->srv->cfg.file : "(config)";
+	char speaks[64];
+	supported_text(speaks, sizeof speaks);
+	if (abi >= 0) {
+		snprintf(err, errsz, "%s:%d: plugin %s: wants plugin ABI %d, this chatd speaks ABI %s", file, pc->line,
+			 pc->name, abi, speaks);
+		return;
+	}
+	const int *built = dlsym(lp->dl, "chatd_plugin_built_abi");
+	if (built)
+		snprintf(err, errsz, "%s:%d: plugin %s: built for plugin ABI %d, this chatd speaks ABI %s: rebuild it "
+			 "against this chatd's <chatd/plugin.h>", file, pc->line, pc->name, *built, speaks);
+	else
+		snprintf(err, errsz, "%s:%d: plugin %s: refuses every plugin ABI this chatd speaks (%s)", file, pc->line,
+			 pc->name, speaks);
+}
+
 static int load_one(struct chatd_server *srv, int index, char *err, size_t errsz)
 {
 	const struct plugin_conf *pc = &srv->cfg.plugins[index];
@@ -62,8 +94,7 @@ static int load_one(struct chatd_server *srv, int index, char *err, size_t errsz
 	for (int i = 0; i < chatd_supported_abi_count; i++)
 		ok |= abi == chatd_supported_abis[i];
 	if (!ok) {
-		snprintf(err, errsz, "%s:%d: plugin %s: wants plugin ABI %d, this chatd speaks ABI %d", file,
-			 pc->line, pc->name, abi, CHATD_PLUGIN_ABI);
+		abi_refusal(lp, abi, err, errsz);
 		return -1;
 	}
 	api_error_reset(srv);

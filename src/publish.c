@@ -3,6 +3,7 @@
 #include "frame.h"
 #include "hooks.h"
 #include "log.h"
+#include "msgevent.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -110,20 +111,19 @@ void publish_hold_release(chatd_held *held, int ok)
 void publish_message(struct chatd_server *srv, struct chatd_client *c, struct room *r, const char *text,
 		     size_t len, const char *client_id)
 {
-	char *own_text = NULL;
+	struct msgevent me = { 0 };
 	srv->stats.messages_in++;
 	if (hooks_any(&srv->hooks, CHATD_EV_MESSAGE)) {
-		struct chatd_message_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
-						  .text = text, .text_len = len, .core_private = &own_text };
+		struct chatd_message_event ev;
+		msgevent_init(&ev, &me, srv, c, r, text, len, client_id);
 		int res = hooks_dispatch(&srv->hooks, CHATD_EV_MESSAGE, &ev);
 		text = ev.text;
 		len = ev.text_len;
-		if (res == CHATD_DENY) {
-			client_send_error(c, ev.error_code ? ev.error_code : "denied",
-					  ev.error_message ? ev.error_message : "message refused", ev.retry_after_ms);
+		if (res != CHATD_OK) { /* denied or consumed: the sender hears of it */
+			msgevent_answer(&ev, res);
 			goto done;
 		}
-		if (res != CHATD_OK || !roomset_find(&c->rooms, r)) /* consumed, or a hook moved the client */
+		if (!roomset_find(&c->rooms, r)) /* a hook moved the client */
 			goto done;
 	}
 	struct pending *p = calloc(1, sizeof *p);
@@ -152,7 +152,7 @@ void publish_message(struct chatd_server *srv, struct chatd_client *c, struct ro
 	publish_hold_release((chatd_held *)p, 1);
 	goto done;
 oom:
-	client_send_error(c, "internal", "out of memory", 0);
+	client_send_error_for(c, "internal", "out of memory", 0, client_id);
 done:
-	free(own_text);
+	msgevent_done(&me);
 }

@@ -14,6 +14,7 @@
 
 struct chatd_server;
 struct room;
+struct nick_refusal;
 struct sendbatch;
 
 /* How the core reaches a client's socket; ws.c for real, fakes in tests. */
@@ -63,6 +64,8 @@ struct chatd_client {
 	size_t batch_frames;        /* frames of q in flight in srv->sendbatch (ws.c) */
 	void **slots;               /* per-plugin data, srv->nplugins long */
 	struct chatd_client *prev, *next; /* srv->clients */
+	struct chatd_request *request; /* the handshake's request, during CONNECT only (request.h) */
+	struct nick_refusal *name_refusal; /* owned: why CONNECT refused the asked-for name (connect.c) */
 };
 
 /* One room. A room that has had messages is kept while empty so its ids

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "refuse.h"
+#include "request_lws.h"
 #include "sendbatch.h"
 
 #include <errno.h>
@@ -128,13 +129,19 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	int has_origin = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0;
 	int has_host = lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0;
 	const char *reason = NULL;
+	struct chatd_request req; /* what CONNECT hooks may read (request.h) */
+	request_init_lws(&req, wsi, "GET", uri, c->address);
+	c->request = &req;
 	int status = chat_handshake(srv, c, has_origin ? origin : NULL, has_host ? host : NULL, &reason);
-	if (!status)
-		return 0;
-	chat_close(srv, c);
-	client_unref(c);
-	s->client = NULL;
-	return refuse_handshake(wsi, status, reason);
+	c->request = NULL;
+	if (status) {
+		chat_close(srv, c);
+		client_unref(c);
+		s->client = NULL;
+		refuse_handshake(wsi, status, reason);
+	}
+	request_clear(&req); /* after the reason, which may be a string of the request */
+	return status ? -1 : 0;
 }
 
 /* Write the WebSocket header of an unfragmented, unmasked frame with opcode

@@ -9,15 +9,6 @@
 #include "http.h"
 #include "testcore.h"
 
-/* tc_try_new must fail with an error containing want. */
-static void expect_load_error(const char *config, const char *want)
-{
-	char err[1024] = "";
-	struct testcore *tc = tc_try_new(config, err, sizeof err);
-	ck_assert_msg(tc == NULL, "config loaded but should not: %s", config);
-	ck_assert_msg(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);
-}
-
 START_TEST(loads_stock_plugin_by_name)
 {
 	struct testcore *tc = tc_new("[plugin me]\nprefix = ***\n");
@@ -35,16 +26,16 @@ END_TEST
 
 START_TEST(refuses_broken_plugins_clearly)
 {
-	expect_load_error("[server]\n[plugin nothere]\n", "test.conf:2: plugin nothere: cannot load");
-	expect_load_error("[plugin x]\npath = tests/plugins/bad_abi.so\n",
+	expect_config_refused("[server]\n[plugin nothere]\n", "test.conf:2: plugin nothere: cannot load");
+	expect_config_refused("[plugin x]\npath = tests/plugins/bad_abi.so\n",
 			  "test.conf:1: plugin x: wants plugin ABI 999, this chatd speaks ABI 1");
-	expect_load_error("[plugin y]\npath = tests/plugins/no_init.so\n",
+	expect_config_refused("[plugin y]\npath = tests/plugins/no_init.so\n",
 			  "test.conf:1: plugin y: " TOP_BUILDDIR "/tests/plugins/no_init.so does not export chatd_plugin_init");
-	expect_load_error("[plugin me]\ncolour = red\n", "test.conf:2: plugin me: option 'colour': unknown option");
-	expect_load_error("[plugin me]\n\nprefix = 0123456789abcdefgh\n",
+	expect_config_refused("[plugin me]\ncolour = red\n", "test.conf:2: plugin me: option 'colour': unknown option");
+	expect_config_refused("[plugin me]\n\nprefix = 0123456789abcdefgh\n",
 			  "test.conf:3: plugin me: option 'prefix': must be 1 to 15 bytes");
 	/* a failure after a good plugin loaded unloads the good one too (no leak, no crash) */
-	expect_load_error("[plugin me]\n[plugin z]\npath = tests/plugins/bad_abi.so\n", "plugin z");
+	expect_config_refused("[plugin me]\n[plugin z]\npath = tests/plugins/bad_abi.so\n", "plugin z");
 }
 END_TEST
 

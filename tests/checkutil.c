@@ -65,3 +65,11 @@ int checkutil_run(Suite *s)
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+void expect_config_refused(const char *config, const char *want)
+{
+	char err[1024] = "";
+	struct testcore *tc = tc_try_new(config, err, sizeof err);
+	ck_assert_msg(tc == NULL, "config loaded but should not: %s", config);
+	ck_assert_msg(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);
+}

@@ -32,6 +32,9 @@ void drain_all(struct chatd_client **cs, int n);
  * when the core does not start. */
 struct testcore *plugin_core(const char *plugin, const char *options);
 
+/* tc_try_new(config) must fail with an error containing want. */
+void expect_config_refused(const char *config, const char *want);
+
 /* The value of the counter `name` of plugin on /metrics, -1 when absent. */
 long long counter_value(struct testcore *tc, const char *plugin, const char *name);
 

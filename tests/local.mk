@@ -19,7 +19,7 @@ CHECK_LDADD = tests/libtestcore.a $(CORE_LIBS) $(CHECK_LIBS)
 CHECK_CFLAGS_ALL = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS) $(LWS_CFLAGS)
 
 CORE_CHECKS = tests/check_config tests/check_names tests/check_hooks tests/check_sendq \
-	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy
+	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy tests/check_sdk
 check_PROGRAMS += $(CORE_CHECKS)
 TESTS += $(CORE_CHECKS)
 
@@ -47,6 +47,9 @@ tests_check_plugins_LDADD = $(CHECK_LDADD)
 tests_check_proxy_SOURCES = tests/check_proxy.c
 tests_check_proxy_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_proxy_LDADD = $(CHECK_LDADD)
+tests_check_sdk_SOURCES = tests/check_sdk.c
+tests_check_sdk_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_sdk_LDADD = $(CHECK_LDADD)
 
 # Deliberately good and broken plugins for the loader tests (never installed).
 TEST_PLUGINS = tests/plugins/probe.so tests/plugins/bad_abi.so tests/plugins/no_init.so
@@ -60,6 +63,34 @@ tests_plugins_bad_abi_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 tests_plugins_no_init_so_SOURCES = tests/plugins/no_init.c
 tests_plugins_no_init_so_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_no_init_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+
+# The SDK's test plugins (tests/check_sdk.c). *_oldabi.so are built against
+# the header of ABI 1 as first released (tests/sdk/abi1-d964eb2, a copy of
+# include/chatd/plugin.h at commit d964eb2): they must keep working.
+SDK_TEST_PLUGINS = tests/plugins/sdkprobe.so tests/plugins/built_abi7.so tests/plugins/refuses.so \
+	tests/plugins/hello_oldabi.so tests/plugins/probe_oldabi.so
+check_PROGRAMS += $(SDK_TEST_PLUGINS)
+OLDABI_CPPFLAGS = -I$(srcdir)/tests/sdk/abi1-d964eb2
+# (the old header does not declare the entry points: no -Wmissing-prototypes)
+OLDABI_CFLAGS = $(AM_CFLAGS) -fPIC -fvisibility=hidden
+tests_plugins_sdkprobe_so_SOURCES = tests/plugins/sdkprobe.c
+tests_plugins_sdkprobe_so_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_sdkprobe_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+tests_plugins_built_abi7_so_SOURCES = tests/plugins/built_abi7.c
+tests_plugins_built_abi7_so_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_built_abi7_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+tests_plugins_refuses_so_SOURCES = tests/plugins/refuses.c
+tests_plugins_refuses_so_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_refuses_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+tests_plugins_hello_oldabi_so_SOURCES = examples/hello/hello.c
+tests_plugins_hello_oldabi_so_CPPFLAGS = $(OLDABI_CPPFLAGS)
+tests_plugins_hello_oldabi_so_CFLAGS = $(OLDABI_CFLAGS)
+tests_plugins_hello_oldabi_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+tests_plugins_probe_oldabi_so_SOURCES = tests/sdk/abi1-d964eb2/probe.c
+tests_plugins_probe_oldabi_so_CPPFLAGS = $(OLDABI_CPPFLAGS)
+tests_plugins_probe_oldabi_so_CFLAGS = $(OLDABI_CFLAGS)
+tests_plugins_probe_oldabi_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+EXTRA_DIST += tests/sdk/abi1-d964eb2/chatd/plugin.h
 
 include tests/integration/local.mk
 

@@ -2,6 +2,7 @@
 #include "chat.h"
 #include "client.h"
 #include "hooks.h"
+#include "request.h"
 #include "serverloop.h"
 
 #include <ev.h>
@@ -69,23 +70,47 @@ struct chatd_client *tc_connect(struct testcore *tc, const char *room, const cha
 
 struct chatd_client *tc_connect_opts(struct testcore *tc, const char *room, const struct tc_opts *opts)
 {
+	struct chatd_request req;
+	char path[ROOM_MAX_BYTES + 8];
 	struct chatd_client *c = client_new(&tc->srv, tc, opts->address ? opts->address : "127.0.0.1");
 	if (!c)
 		return NULL;
 	room_name_fold(room, strlen(room), c->join_room);
-	if (opts->name)
-		snprintf(c->query_name, sizeof c->query_name, "%s", opts->name);
-	c->multi = opts->multi;
-	const char *reason = NULL;
-	int status = chat_handshake(&tc->srv, c, NULL, "localhost", &reason);
-	if (status) {
-		tc->last_status = status;
+	snprintf(path, sizeof path, "/ws/%s", c->join_room);
+	/* the upgrade request CONNECT hooks read: its query gives ?name= and ?since= too */
+	if (request_init_text(&req, "GET", path, opts->query, opts->headers, c->address)) {
 		chat_close(&tc->srv, c);
 		client_unref(c);
 		return NULL;
 	}
+	const char *qname = request_query(&req, "name"), *since = request_query(&req, "since");
+	if (opts->name || qname)
+		snprintf(c->query_name, sizeof c->query_name, "%s", opts->name ? opts->name : qname);
+	if (since)
+		c->since = strtoll(since, NULL, 10);
+	c->multi = opts->multi;
+	c->request = &req;
+	const char *reason = NULL;
+	int status = chat_handshake(&tc->srv, c, NULL, "localhost", &reason);
+	c->request = NULL;
+	if (status) {
+		tc->last_status = status;
+		snprintf(tc->last_reason, sizeof tc->last_reason, "%s", reason ? reason : "");
+		chat_close(&tc->srv, c);
+		client_unref(c);
+		request_clear(&req);
+		return NULL;
+	}
+	request_clear(&req);
 	chat_open(&tc->srv, c);
 	return c;
+}
+
+struct chatd_client *tc_connect_request(struct testcore *tc, const char *room, const char *query,
+					const char *headers, const char *address)
+{
+	struct tc_opts opts = { .address = address, .query = query, .headers = headers };
+	return tc_connect_opts(tc, room, &opts);
 }
 
 void tc_send(struct testcore *tc, struct chatd_client *c, const char *text)

@@ -14,6 +14,7 @@ struct testcore {
 	char err[1024];           /* why tc_new failed */
 	char data_dir[256];       /* a fresh temporary directory */
 	int last_status;          /* HTTP status of the last refused tc_connect */
+	char last_reason[256];    /* and its reason */
 };
 
 /*
@@ -37,10 +38,19 @@ struct tc_opts {
 	const char *name;          /* ?name=, NULL for none */
 	const char *address;       /* peer address, NULL = 127.0.0.1 */
 	int multi;                 /* ?multi=1 */
+	/* The upgrade request CONNECT hooks read (request.h): the query string
+	 * "name=Zed&x=1" (URL-encoded; its name= and since= act as on a real
+	 * handshake, name above wins) and "Name: value" header lines separated
+	 * by '\n'. Either may be NULL. */
+	const char *query;
+	const char *headers;
 };
 /* Connect to /ws/room (any case: folded as the handshake does) with opts;
  * same returns as tc_connect. */
 struct chatd_client *tc_connect_opts(struct testcore *tc, const char *room, const struct tc_opts *opts);
+/* tc_connect_opts with just a query, headers and address (each may be NULL). */
+struct chatd_client *tc_connect_request(struct testcore *tc, const char *room, const char *query,
+					const char *headers, const char *address);
 /* Deliver one text frame from c (borrowed). */
 void tc_send(struct testcore *tc, struct chatd_client *c, const char *text);
 /* Deliver len bytes (valid UTF-8, may hold NULs) as one text frame from c. */

@@ -40,6 +40,7 @@ typedef struct chatd_room chatd_room;     /* one room */
 typedef struct chatd_timer chatd_timer;   /* one timer */
 typedef struct chatd_frame chatd_frame;   /* an outgoing JSON frame */
 typedef struct chatd_held chatd_held;     /* a message held by a STORE hook */
+typedef struct chatd_request chatd_request; /* an HTTP request (CONNECT's upgrade) */
 
 /* Hook return codes. */
 enum chatd_result {
@@ -66,7 +67,9 @@ enum chatd_event {
 	CHATD_EV_ROOM_CREATE = 10,/* notify: room created; may raise last_id */
 	CHATD_EV_RENAME = 11,     /* notify: client changed its nickname */
 	CHATD_EV_RECEIVE = 12,    /* filter: every client text frame, before it is decoded */
-	CHATD_EV_COUNT_ = 13      /* not an event: one past the last */
+	/* 13-19: the many-rooms model; 30-39: the cluster (see docs/plugins.md) */
+	CHATD_EV_NICK = 21,       /* filter: a client asks for a name (first or rename); may refuse */
+	CHATD_EV_COUNT_ = 22      /* not an event: one past the last */
 };
 
 /* Priorities: smaller runs first. Security plugins use EARLY. */
@@ -74,7 +77,13 @@ enum chatd_event {
 #define CHATD_PRIO_DEFAULT 0
 #define CHATD_PRIO_LATE 100
 
-/* CHATD_EV_CONNECT: the handshake of /ws/{room}; the client is in no room yet. */
+/*
+ * CHATD_EV_CONNECT: the handshake of /ws/{room}; the client is in no room yet.
+ * During CONNECT api->client_name(client) is the name the client asked for
+ * (?name=, normalized), not yet claimed: the welcome may still carry a
+ * variant (Alice2) or a guest name. It is "" when no valid ?name= was given.
+ * api->connect_set_name / connect_refuse_name change what will be claimed.
+ */
 struct chatd_connect_event {
 	size_t size;
 	chatd_client *client;      /* borrowed */
@@ -84,7 +93,13 @@ struct chatd_connect_event {
 	const char *address;       /* borrowed: the client's IP address as text (behind a trusted proxy, the forwarded one; IPv4 as a.b.c.d) */
 	int http_status;           /* out on DENY: 403, 429, 503 ... (default 403) */
 	const char *reason;        /* out on DENY: static or plugin-owned text */
-	void *reserved[8];
+	/* borrowed, valid during this CONNECT dispatch only: the upgrade request,
+	 * for api->request_* (headers, query, cookies). NULL from older cores
+	 * (the fields took reserved slots). */
+	chatd_request *request;
+	/* borrowed: ?name= as sent (URL-decoded), NULL when absent */
+	const char *requested_name;
+	void *reserved[6];
 };
 
 /* CHATD_EV_JOIN and CHATD_EV_LEAVE. A connection may be in several rooms:
@@ -106,6 +121,16 @@ struct chatd_room_event {
  * (non-empty UTF-8 text within max_message_bytes). To change the text call
  * api->message_set_text(ev, ...). To deny, set error_code (a stable one-word
  * code), error_message and optionally retry_after_ms, and return CHATD_DENY.
+ *
+ * The sender always hears what became of its message: DENY sends it an
+ * error frame carrying the message's client_id; CONSUMED sends it
+ * {"type":"ack","client_id":...,"room":...} unless a hook answered with
+ * api->message_reply (and nothing when the message had no client_id).
+ *
+ * Lifetime of the out strings (error_code, error_message, and likewise in
+ * every event with them, and chatd_connect_event.reason): the core reads them
+ * after the hook returns, before any other event is dispatched. Use string
+ * literals or memory the plugin keeps (not a local array of the hook).
  */
 struct chatd_message_event {
 	size_t size;
@@ -117,8 +142,19 @@ struct chatd_message_event {
 	const char *error_message; /* out on DENY */
 	int retry_after_ms;        /* out on DENY, 0 = none */
 	void *core_private;        /* do not touch */
-	void *reserved[8];
+	/* borrowed: the client_id the sender gave (1-64 bytes), NULL when none
+	 * (and from cores older than this field, which took a reserved slot) */
+	const char *client_id;
+	void *reserved[7];
 };
+
+/* What api->message_set_text returns. The new text is checked as the core
+ * checks client text; when refused, the event's text stays as it was. */
+#define CHATD_TEXT_OK 0          /* set */
+#define CHATD_TEXT_NOMEM -1      /* out of memory */
+#define CHATD_TEXT_EMPTY -2      /* empty or white space only */
+#define CHATD_TEXT_TOO_LARGE -3  /* over max_message_bytes */
+#define CHATD_TEXT_INVALID -4    /* not valid UTF-8, or NULL */
 
 /*
  * CHATD_EV_STORE: a message that passed CHATD_EV_MESSAGE, with its room id and
@@ -171,6 +207,25 @@ struct chatd_rename_event {
 	chatd_client *client;      /* borrowed */
 	const char *old_name;      /* borrowed */
 	const char *new_name;      /* borrowed */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_NICK: a client asks for a name, before it is claimed: the first
+ * name (?name= or api->connect_set_name; old_name NULL) and every rename
+ * (the `nick` frame, a message's `username`). new_name is normalized (valid,
+ * trimmed); a variant (Alice2) may still follow when it is taken. Guest names
+ * do not come here. DENY with error_code / error_message: a first name makes
+ * the client a guest, told why in an error frame after its welcome; a rename
+ * is refused with an error frame and the name stays.
+ */
+struct chatd_nick_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	const char *old_name;      /* borrowed: the current name, NULL for the first */
+	const char *new_name;      /* borrowed: the name asked for */
+	const char *error_code;    /* out on DENY (default "name_refused") */
+	const char *error_message; /* out on DENY */
 	void *reserved[8];
 };
 
@@ -293,7 +348,10 @@ struct chatd_api {
 	int (*frame_get_str)(const void *json, const char *key, const char **out);
 	int (*frame_get_int)(const void *json, const char *key, int64_t *out);
 
-	/* Message events. */
+	/* Message events. Replace the text (copied: text is borrowed) with one
+	 * that passes the core's checks: CHATD_TEXT_OK (0) or a CHATD_TEXT_*
+	 * reason (< 0), the text then unchanged. The text is a C string, so it
+	 * holds no NUL. */
 	int (*message_set_text)(struct chatd_message_event *ev, const char *text);
 	/* Keep a held message (STORE): returns the handle to release later. */
 	chatd_held *(*hold_keep)(chatd_held *held);
@@ -325,7 +383,46 @@ struct chatd_api {
 	 * stays valid while c is in that room: until the LEAVE event for it
 	 * (or DISCONNECT) has returned. */
 	size_t (*client_rooms)(const chatd_client *c, chatd_room **out, size_t max);
+
+	/* ---- Added for issue 15 (the plugin SDK). Before using one (or any
+	 * member above added within ABI 1), check CHATD_API_HAS(api, member):
+	 * an older core's table ends before it. ---- */
+
+	/* MESSAGE: send f (borrowed) to the message's sender, with "client_id"
+	 * set to the message's client_id when it has one (f itself is not
+	 * changed). The core then sends no ack of its own for a CONSUMED
+	 * message. 0, -1 when the sender is closing or out of memory. */
+	int (*message_reply)(struct chatd_message_event *ev, chatd_frame *f);
+
+	/* Reading a request (chatd_connect_event.request). Every string is
+	 * borrowed and valid as long as the request (for CONNECT: until the
+	 * dispatch ends); NULL when absent. Header names are matched in any
+	 * case; several lines of one header come joined with "; ". Query values
+	 * are URL-decoded; a cookie value loses its double quotes. */
+	const char *(*request_path)(chatd_request *r);              /* "/ws/general" */
+	const char *(*request_method)(chatd_request *r);            /* "GET" */
+	const char *(*request_query)(chatd_request *r, const char *name);
+	const char *(*request_header)(chatd_request *r, const char *name);
+	const char *(*request_cookie)(chatd_request *r, const char *name);
+	const char *(*request_address)(chatd_request *r);           /* the client's address */
+	const char *(*request_body)(chatd_request *r, size_t *len); /* NULL for CONNECT */
+
+	/* CONNECT only. Give the client `name` (borrowed; raw, as if sent as
+	 * ?name=) instead of what it asked for: 0, or -1 when name is not a
+	 * valid nickname (nothing changes). It is claimed as ?name= would be
+	 * (a variant when taken) and goes through CHATD_EV_NICK. */
+	int (*connect_set_name)(struct chatd_connect_event *ev, const char *name);
+	/* CONNECT only. Refuse the name the client asked for: it connects as a
+	 * guest and gets an error frame {code, "MESSAGE; you are guest-NNNN"}
+	 * after its welcome (code and message borrowed, copied; NULL for
+	 * "name_refused" and a default text). */
+	void (*connect_refuse_name)(struct chatd_connect_event *ev, const char *code, const char *message);
 };
+
+/* 1 when the core's api table has `member` (a plugin built against a newer
+ * header may run on an older core). */
+#define CHATD_API_HAS(api, member) \
+	((api)->size >= offsetof(struct chatd_api, member) + sizeof((api)->member))
 
 /*
  * Entry points a plugin exports.
@@ -338,9 +435,12 @@ struct chatd_api {
  * its config section (borrowed, valid during the call only). Register hooks
  * here. Reject unknown keys with api->option_error and return non-zero: the
  * server then refuses to start. *userdata is handed back to cleanup.
+ * After a failed init (non-zero) cleanup is NOT called: init frees what it
+ * allocated itself; the core removes whatever it had registered.
  *
  * chatd_plugin_cleanup: optional; called at shutdown after every client is
- * gone. Hooks and timers are removed by the core.
+ * gone, only for a plugin whose init succeeded. Hooks and timers are removed
+ * by the core before it is called.
  */
 typedef int (*chatd_plugin_version_fn)(int count, const int *supported);
 typedef int (*chatd_plugin_init_fn)(chatd_plugin *self, const struct chatd_api *api,
@@ -353,31 +453,51 @@ typedef void (*chatd_plugin_cleanup_fn)(void *userdata);
 #define CHATD_EXPORT
 #endif
 
-/*
- * CHATD_PLUGIN_DEFINE_VERSION(): defines and exports chatd_plugin_version for
- * a plugin built against this header. It returns CHATD_PLUGIN_ABI when the
- * core lists it in `supported`, and -1 (refuse to load) when it does not.
- * Write it once, at file scope, with a semicolon:
- *
- *   CHATD_PLUGIN_DEFINE_VERSION();
- *
- * A plugin that speaks more than one ABI writes its own chatd_plugin_version
- * instead. (The prototype keeps -Wmissing-prototypes quiet; the trailing
- * struct declaration is there only to take the semicolon.)
- */
-#define CHATD_PLUGIN_DEFINE_VERSION()                                           \
-	CHATD_EXPORT int chatd_plugin_version(int count, const int *supported); \
-	CHATD_EXPORT int chatd_plugin_version(int count, const int *supported)  \
-	{                                                                       \
-		for (int i = 0; i < count; i++)                                 \
-			if (supported[i] == CHATD_PLUGIN_ABI)                   \
-				return CHATD_PLUGIN_ABI;                        \
-		return -1;                                                      \
-	}                                                                       \
-	struct chatd_plugin_version_defined_
+/* The entry points, declared here (C linkage, exported) so that a plugin's
+ * definitions match them exactly, -Wmissing-prototypes stays quiet and a C++
+ * plugin's definitions get C linkage without writing extern "C" itself. */
+CHATD_EXPORT int chatd_plugin_version(int count, const int *supported);
+CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api,
+				   const struct chatd_option *opts, int nopts, void **userdata);
+CHATD_EXPORT void chatd_plugin_cleanup(void *userdata);
+/* Defined by CHATD_PLUGIN_DEFINE_VERSION(): the CHATD_PLUGIN_ABI the plugin
+ * was built with, so that the core can name it when the plugin refuses every
+ * ABI the core speaks. Optional for plugins that define their own version. */
+CHATD_EXPORT extern const int chatd_plugin_built_abi;
 
 #ifdef __cplusplus
 }
 #endif
+
+/* extern "C" for definitions a macro writes into a C++ file. */
+#ifdef __cplusplus
+#define CHATD_EXTERN_C extern "C"
+#else
+#define CHATD_EXTERN_C
+#endif
+
+/*
+ * CHATD_PLUGIN_DEFINE_VERSION(): defines and exports chatd_plugin_version for
+ * a plugin built against this header (C or C++). It returns CHATD_PLUGIN_ABI
+ * when the core lists it in `supported`, and -1 (refuse to load) when it does
+ * not; it also defines chatd_plugin_built_abi. Write it once, at file scope,
+ * with a semicolon:
+ *
+ *   CHATD_PLUGIN_DEFINE_VERSION();
+ *
+ * A plugin that speaks more than one ABI writes its own chatd_plugin_version
+ * instead. (The trailing struct declaration is there only to take the
+ * semicolon.)
+ */
+#define CHATD_PLUGIN_DEFINE_VERSION()                                                       \
+	CHATD_EXTERN_C CHATD_EXPORT const int chatd_plugin_built_abi = CHATD_PLUGIN_ABI;    \
+	CHATD_EXTERN_C CHATD_EXPORT int chatd_plugin_version(int count, const int *supported) \
+	{                                                                                   \
+		for (int i = 0; i < count; i++)                                             \
+			if (supported[i] == CHATD_PLUGIN_ABI)                               \
+				return CHATD_PLUGIN_ABI;                                    \
+		return -1;                                                                  \
+	}                                                                                   \
+	struct chatd_plugin_version_defined_
 
 #endif /* CHATD_PLUGIN_H */

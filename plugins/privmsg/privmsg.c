@@ -180,13 +180,13 @@ static int deliver(struct privmsg_plugin *pp, struct chatd_message_event *ev, ch
 		res = deny(ev, "internal", "out of memory");
 		goto done;
 	}
-	if (api->send(to, f, CHATD_SEND_NORMAL) < 0) { /* closing: as good as gone */
+	if (to != ev->client && api->send(to, f, CHATD_SEND_NORMAL) < 0) { /* closing: as good as gone */
 		res = deny_no_such_user(pp, ev, cmd->name, cmd->name_len);
 		goto done;
 	}
 	pp->last_id++;
-	if (to != ev->client)
-		api->send(ev->client, f, CHATD_SEND_NORMAL);
+	/* the sender's echo answers its message: it carries the client_id */
+	api->message_reply(ev, f);
 	api->counter_add(pp->self, "sent", 1);
 	res = CHATD_CONSUMED;
 done:
@@ -235,6 +235,10 @@ CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *a
 	pp->api = api;
 	if (nopts > 0) {
 		api->option_error(self, &opts[0], "unknown option (privmsg has no options)");
+		goto fail;
+	}
+	if (!CHATD_API_HAS(api, message_reply)) {
+		api->option_error(self, NULL, "this chatd is older than the plugin (no message_reply)");
 		goto fail;
 	}
 	if (api->hook_register(self, CHATD_EV_MESSAGE, on_message, pp, PRIVMSG_PRIO))

@@ -15,7 +15,8 @@ TESTS += \
 	tests/integration/test_refusals.py \
 	tests/integration/test_refusals_node.py \
 	tests/integration/test_rooms.py \
-	tests/integration/test_proxy.py
+	tests/integration/test_proxy.py \
+	tests/integration/test_sdk_request.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
 
@@ -37,6 +38,7 @@ EXTRA_DIST += \
 	tests/clients/package.json \
 	tests/clients/package-lock.json \
 	tests/clients/refusal.mjs \
-	tests/integration/test_rooms.py
+	tests/integration/test_rooms.py \
+	tests/integration/test_sdk_request.py
 
 include tests/integration/hostile.mk

@@ -28,10 +28,12 @@ class PrivmsgTest(ChatdTestCase):
             socks.append(ws)
         return socks
 
-    def expect_private(self, ws, sender, receiver, text):
+    def expect_private(self, ws, sender, receiver, text, client_id=None):
         p = ws.recv_json()
         self.assertEqual(p.get("type"), "private", p)
-        self.assertEqual(sorted(p), ["from", "id", "text", "to", "ts", "type"])
+        want = ["from", "id", "text", "to", "ts", "type"] + (["client_id"] if client_id else [])
+        self.assertEqual(sorted(p), sorted(want))
+        self.assertEqual(p.get("client_id"), client_id)
         self.assertEqual((p["from"], p["to"], p["text"]), (sender, receiver, text))
         self.assertIsInstance(p["id"], int)
         self.assertIsInstance(p["ts"], int)
@@ -50,8 +52,10 @@ class PrivmsgTest(ChatdTestCase):
         (b,) = self.members("p-elsewhere", "PmBob")
         a.send_json({"type": "message", "text": "/msg pmbob hello there", "client_id": "c1"})
         got = self.expect_private(b, "PmAlice", "PmBob", "hello there")
-        echo = self.expect_private(a, "PmAlice", "PmBob", "hello there")
-        self.assertEqual(got, echo)
+        echo = self.expect_private(a, "PmAlice", "PmBob", "hello there", client_id="c1")
+        # the sender's echo answers its message: same frame plus its client_id
+        self.assertNotIn("client_id", got)
+        self.assertEqual(dict(got, client_id="c1"), echo)
         c.expect_silence(0.3)  # nothing to the room
         a.expect_silence(0.05)  # one echo only
         # no room id was used

@@ -1,0 +1,290 @@
+/* Unit tests: the plugin SDK's additions within ABI 1 (request access and
+ * names at CONNECT, CHATD_EV_NICK, message_set_text's checks, replies to
+ * consumed and denied messages), through tests/plugins/sdkprobe.so, and the
+ * loader's refusals. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkutil.h"
+#include "request.h"
+#include "testcore.h"
+
+static struct testcore *sdk_core(void)
+{
+	struct testcore *tc = tc_new("[plugin sdkprobe]\npath = tests/plugins/sdkprobe.so\n");
+	ck_assert_ptr_nonnull(tc);
+	return tc;
+}
+
+START_TEST(connect_reads_request)
+{
+	struct testcore *tc = sdk_core();
+	struct chatd_client *a = tc_connect_request(tc, "lab", "name=Zed%20Z&token=t%2B1",
+						    "X-Token: abc\nCookie: a=1; sid=\"s 2\"; z=3", "10.1.2.3");
+	ck_assert_ptr_nonnull(a);
+	json_t *w = tc_expect(tc, a, "welcome", NULL);
+	ck_assert_str_eq(str(w, "username"), "Zed Z");
+	json_decref(w);
+	json_t *s = tc_expect(tc, a, "seen", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert(is_true(s, "has_request"));
+	ck_assert_str_eq(str(s, "path"), "/ws/lab");
+	ck_assert_str_eq(str(s, "method"), "GET");
+	ck_assert_str_eq(str(s, "address"), "10.1.2.3");
+	ck_assert_str_eq(str(s, "token"), "t+1");
+	ck_assert_str_eq(str(s, "xtoken"), "abc");
+	ck_assert_str_eq(str(s, "sid"), "s 2");
+	ck_assert_str_eq(str(s, "requested"), "Zed Z");
+	/* client_name at CONNECT: the requested name, normalized */
+	ck_assert_str_eq(str(s, "name_at_connect"), "Zed Z");
+	json_decref(s);
+	/* without ?name= it is "" at CONNECT, and the absent things are NULL */
+	struct chatd_client *b = tc_connect_request(tc, "lab", NULL, NULL, NULL);
+	s = tc_expect(tc, b, "seen", NULL);
+	ck_assert_str_eq(str(s, "name_at_connect"), "");
+	ck_assert_str_eq(str(s, "requested"), "(null)");
+	ck_assert_str_eq(str(s, "token"), "(null)");
+	ck_assert_str_eq(str(s, "xtoken"), "(null)");
+	ck_assert_str_eq(str(s, "sid"), "(null)");
+	json_decref(s);
+	/* an invalid ?name= is "" at CONNECT too */
+	struct chatd_client *c = tc_connect_request(tc, "lab", "name=%20%20", NULL, NULL);
+	s = tc_expect(tc, c, "seen", NULL);
+	ck_assert_str_eq(str(s, "name_at_connect"), "");
+	ck_assert_str_eq(str(s, "requested"), "  ");
+	json_decref(s);
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(connect_denies_with_request_text)
+{
+	struct testcore *tc = sdk_core();
+	ck_assert_ptr_null(tc_connect_request(tc, "lab", "deny=1", "X-Reason: token expired", NULL));
+	ck_assert_int_eq(tc->last_status, 401);
+	ck_assert_str_eq(tc->last_reason, "token expired");
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(connect_sets_and_refuses_names)
+{
+	struct testcore *tc = sdk_core();
+	/* the plugin's name wins over ?name=, and is claimed like one (variant) */
+	struct chatd_client *a = tc_connect_request(tc, "lab", "name=Zed", "X-Set-Name: alice", NULL);
+	json_t *w = tc_expect(tc, a, "welcome", NULL);
+	ck_assert_str_eq(str(w, "username"), "alice");
+	json_decref(w);
+	struct chatd_client *b = tc_connect_request(tc, "lab", NULL, "X-Set-Name:  Alice ", NULL);
+	w = tc_expect(tc, b, "welcome", NULL);
+	ck_assert_str_eq(str(w, "username"), "Alice2");
+	json_decref(w);
+	/* an invalid name is refused by connect_set_name (the plugin then denies) */
+	ck_assert_ptr_null(tc_connect_request(tc, "lab", NULL, "X-Set-Name: a\x01b", NULL));
+	ck_assert_int_eq(tc->last_status, 400);
+	/* refused: a guest, told why after the welcome */
+	struct chatd_client *c = tc_connect_request(tc, "lab", "name=Root&refuse=1", NULL, NULL);
+	w = tc_expect(tc, c, "welcome", NULL);
+	ck_assert(!strncmp(str(w, "username"), "guest-", 6));
+	char want[128];
+	snprintf(want, sizeof want, "that name is reserved; you are %s", str(w, "username"));
+	json_decref(w);
+	json_t *e = tc_expect(tc, c, "error", NULL);
+	ck_assert_str_eq(str(e, "code"), "reserved");
+	ck_assert_str_eq(str(e, "message"), want);
+	json_decref(e);
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(nick_filter_first_name_and_renames)
+{
+	struct testcore *tc = sdk_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "badguy", NULL);
+	json_t *w = tc_expect(tc, a, "welcome", NULL);
+	ck_assert(!strncmp(str(w, "username"), "guest-", 6));
+	json_decref(w);
+	json_t *e = tc_expect(tc, a, "error", NULL);
+	ck_assert_str_eq(str(e, "code"), "bad_name");
+	ck_assert(!strncmp(str(e, "message"), "no bad names; you are guest-", 28));
+	json_decref(e);
+	struct chatd_client *b = tc_connect(tc, "lab", "Bob", NULL);
+	tc_drain(a);
+	tc_drain(b);
+	tc_send(tc, b, "{\"type\":\"nick\",\"username\":\"bob the bad\"}");
+	ck_assert_ptr_null(tc_expect(tc, a, "system", "rename"));
+	e = tc_expect(tc, b, "error", NULL);
+	ck_assert_str_eq(str(e, "code"), "bad_name");
+	ck_assert_str_eq(str(e, "message"), "no bad names");
+	json_decref(e);
+	tc_send(tc, b, "{\"type\":\"nick\",\"username\":\"Rob\"}");
+	json_t *r = tc_expect(tc, a, "system", "rename");
+	ck_assert_str_eq(str(r, "username"), "Rob");
+	json_decref(r);
+	tc_free(tc);
+}
+END_TEST
+
+/* Send text from c, return the set_result and the room message c then gets. */
+static int set_text(struct testcore *tc, struct chatd_client *c, const char *what, char *out, size_t outsz)
+{
+	char frame[256];
+	snprintf(frame, sizeof frame, "{\"type\":\"message\",\"text\":\"set:%s\"}", what);
+	tc_drain(c);
+	tc_send(tc, c, frame);
+	json_t *r = tc_expect(tc, c, "set_result", NULL);
+	ck_assert_ptr_nonnull(r);
+	int res = (int)num(r, "r");
+	json_decref(r);
+	json_t *m = tc_expect(tc, c, "message", NULL);
+	ck_assert_ptr_nonnull(m);
+	snprintf(out, outsz, "%s", str(m, "text"));
+	json_decref(m);
+	return res;
+}
+
+START_TEST(message_set_text_checks_like_the_core)
+{
+	struct testcore *tc = sdk_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	char text[64];
+	ck_assert_int_eq(set_text(tc, a, "hello", text, sizeof text), CHATD_TEXT_OK);
+	ck_assert_str_eq(text, "hello");
+	ck_assert_int_eq(set_text(tc, a, "empty", text, sizeof text), CHATD_TEXT_EMPTY);
+	ck_assert_str_eq(text, "set:empty"); /* unchanged: the message goes out as it was */
+	ck_assert_int_eq(set_text(tc, a, "space", text, sizeof text), CHATD_TEXT_EMPTY);
+	ck_assert_int_eq(set_text(tc, a, "big", text, sizeof text), CHATD_TEXT_TOO_LARGE);
+	ck_assert_str_eq(text, "set:big");
+	ck_assert_int_eq(set_text(tc, a, "utf8", text, sizeof text), CHATD_TEXT_INVALID);
+	ck_assert_str_eq(text, "set:utf8");
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(consumed_and_denied_messages_are_answered)
+{
+	struct testcore *tc = sdk_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	struct chatd_client *b = tc_connect(tc, "lab", "Ben", NULL);
+	tc_drain(a);
+	tc_drain(b);
+	/* consumed, no reply from the plugin: the core acks with the client_id */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"consume\",\"client_id\":\"c1\"}");
+	json_t *k = tc_recv(tc, a);
+	ck_assert_str_eq(str(k, "type"), "ack");
+	ck_assert_str_eq(str(k, "client_id"), "c1");
+	ck_assert_str_eq(str(k, "room"), "lab");
+	json_decref(k);
+	ck_assert_int_eq(tc_pending(b), 0);
+	/* without a client_id there is nothing to match: no ack */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"consume\"}");
+	ck_assert_int_eq(tc_pending(a), 0);
+	/* the plugin's own reply carries the client_id, and replaces the ack */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"reply\",\"client_id\":\"c2\"}");
+	json_t *p = tc_recv(tc, a);
+	ck_assert_str_eq(str(p, "type"), "pong");
+	ck_assert_str_eq(str(p, "client_id"), "c2");
+	ck_assert_str_eq(str(p, "seen_client_id"), "c2");
+	json_decref(p);
+	ck_assert_int_eq(tc_pending(a), 0);
+	/* denied: the error carries the client_id */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"deny\",\"client_id\":\"c3\"}");
+	json_t *e = tc_recv(tc, a);
+	ck_assert_str_eq(str(e, "type"), "error");
+	ck_assert_str_eq(str(e, "code"), "probe_denied");
+	ck_assert_str_eq(str(e, "client_id"), "c3");
+	json_decref(e);
+	/* the core's own refusal of a message names it too */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"  \",\"client_id\":\"c4\"}");
+	e = tc_recv(tc, a);
+	ck_assert_str_eq(str(e, "code"), "bad_request");
+	ck_assert_str_eq(str(e, "client_id"), "c4");
+	json_decref(e);
+	ck_assert_int_eq(tc_pending(b), 0);
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(request_from_text)
+{
+	struct chatd_request r;
+	ck_assert_int_eq(request_init_text(&r, "POST", "/p", "a=1&b=x%20y+z&flag&a=2&bad=%zz%4",
+					   "Host: h\nX-Multi: 1\nx-multi: 2\nCookie: k=v", "1.2.3.4"), 0);
+	ck_assert_str_eq(request_query(&r, "a"), "1");
+	ck_assert_str_eq(request_query(&r, "b"), "x y z");
+	ck_assert_str_eq(request_query(&r, "flag"), "");
+	ck_assert_str_eq(request_query(&r, "bad"), "%zz%4");
+	ck_assert_ptr_null(request_query(&r, "fla"));
+	ck_assert_str_eq(request_header(&r, "host"), "h");
+	ck_assert_str_eq(request_header(&r, "X-MULTI"), "1; 2");
+	ck_assert_ptr_null(request_header(&r, "x-mult"));
+	ck_assert_str_eq(request_cookie(&r, "k"), "v");
+	ck_assert_ptr_null(request_cookie(&r, "v"));
+	ck_assert_str_eq(request_method(&r), "POST");
+	ck_assert_str_eq(request_path(&r), "/p");
+	ck_assert_str_eq(request_address(&r), "1.2.3.4");
+	/* the same question twice gives the same string */
+	ck_assert_ptr_eq(request_header(&r, "host"), request_header(&r, "Host"));
+	request_clear(&r);
+}
+END_TEST
+
+START_TEST(loader_names_the_abi_a_plugin_wants)
+{
+	expect_config_refused("[plugin old]\npath = tests/plugins/built_abi7.so\n",
+			  "test.conf:1: plugin old: built for plugin ABI 7, this chatd speaks ABI 1: rebuild it");
+	expect_config_refused("[plugin no]\npath = tests/plugins/refuses.so\n",
+			  "test.conf:1: plugin no: refuses every plugin ABI this chatd speaks (1)");
+}
+END_TEST
+
+/* Plugins built against the header of d964eb2 (tests/sdk/abi1-d964eb2: ABI 1
+ * before any of the additions) load and work unchanged. */
+START_TEST(plugins_built_against_the_old_header_work)
+{
+	struct testcore *tc = tc_new("[plugin hello]\npath = tests/plugins/hello_oldabi.so\ngreeting = Hi\n"
+				     "[plugin probe]\npath = tests/plugins/probe_oldabi.so\n");
+	ck_assert_ptr_nonnull(tc);
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	json_t *h = tc_expect(tc, a, "system", "hello");
+	ck_assert_str_eq(str(h, "message"), "Hi, Ann!");
+	json_decref(h);
+	tc_send(tc, a, "{\"type\":\"hello\"}");
+	json_t *g = tc_expect(tc, a, "hello", NULL);
+	ck_assert_int_eq(num(g, "greeted"), 1);
+	json_decref(g);
+	tc_send(tc, a, "{\"text\":\"upper\"}");
+	json_t *m = tc_expect(tc, a, "message", NULL);
+	ck_assert_str_eq(str(m, "text"), "UPPER");
+	json_decref(m);
+	tc_send(tc, a, "{\"text\":\"deny\",\"client_id\":\"x\"}");
+	json_t *e = tc_expect(tc, a, "error", NULL);
+	ck_assert_str_eq(str(e, "code"), "probe_denied");
+	ck_assert_str_eq(str(e, "client_id"), "x");
+	json_decref(e);
+	tc_send(tc, a, "{\"type\":\"probe\",\"n\":2}");
+	json_t *p = tc_expect(tc, a, "probe", NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(p, "items")), 2);
+	json_decref(p);
+	tc_free(tc);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("sdk");
+	TCase *tc = tcase_create("sdk");
+	tcase_add_test(tc, connect_reads_request);
+	tcase_add_test(tc, connect_denies_with_request_text);
+	tcase_add_test(tc, connect_sets_and_refuses_names);
+	tcase_add_test(tc, nick_filter_first_name_and_renames);
+	tcase_add_test(tc, message_set_text_checks_like_the_core);
+	tcase_add_test(tc, consumed_and_denied_messages_are_answered);
+	tcase_add_test(tc, request_from_text);
+	tcase_add_test(tc, loader_names_the_abi_a_plugin_wants);
+	tcase_add_test(tc, plugins_built_against_the_old_header_work);
+	suite_add_tcase(s, tc);
+	return checkutil_run(s);
+}
