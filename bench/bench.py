@@ -639,7 +639,13 @@ def main():
     ap.add_argument("--workloads", default=None, help="comma list, e.g. W1,W4 (default: all)")
     ap.add_argument("--peers", default="chatd,tutorial,lws", help="comma list of chatd,tutorial,lws")
     ap.add_argument("--chatd", default=os.path.join(TOP, "chatd"))
-    ap.add_argument("--seed-dir", default=os.path.join(os.path.dirname(TOP), "shared", "seed"))
+    # The tutorial's server.py is not part of this repository: SEED_SERVER_PY names it
+    # (.ci/run sets it); else the shared/seed folder next to the clone, where the project's
+    # own machines keep it. Without it the tutorial peer is skipped, with the reason.
+    seed_py = os.environ.get("SEED_SERVER_PY")
+    ap.add_argument("--seed-dir", default=os.path.dirname(os.path.abspath(seed_py)) if seed_py
+                    else os.path.join(os.path.dirname(TOP), "shared", "seed"),
+                    help="folder of the tutorial's server.py (default: $SEED_SERVER_PY's, else ../shared/seed)")
     ap.add_argument("--out", default=None, help="results file (default bench/results/<date>-<HHMM>.json)")
     ap.add_argument("--no-install", dest="install", action="store_false",
                     help="do not apt-get install missing peers (they are skipped)")

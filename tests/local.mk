@@ -1,27 +1,44 @@
-# Tests: Check unit suites (tests/check_*.c, built on the real core with a
-# fake transport: tests/testcore.c) and integration tests against a running
-# chatd (tests/integration/*.py, /usr/bin/python3, standard library only).
-TEST_EXTENSIONS = .py
+# Tests. How to register one (a single line: `make check` runs it, `make dist` ships it):
+#   TESTS += tests/integration/test_foo.py   Python (standard library only), run through
+#                                            tests/pyrun.py
+#   TESTS += tests/e2e/foo.test.mjs          a browser test file, run through tests/e2e/run.sh
+#                                            (TAP: each test in it is counted, a skip is SKIP)
+#   TESTS += tests/foo.sh                    any other executable script
+#   CHECK_SUITES += tests/check_foo          a Check suite (C), with tests_check_foo_SOURCES,
+#                                            _CFLAGS = $(CHECK_CFLAGS_ALL), _LDADD = $(CHECK_LDADD)
+# A file that tests import or read but that is no test itself: TEST_HELPERS += path.
+# Plugins register theirs in plugins/NAME/local.mk the same way.
+# - Every script in TESTS and every TEST_HELPERS file is in EXTRA_DIST (never list them twice).
+# - `make check` fails when a tests/integration/test_*.py or tests/e2e/*.test.mjs is in
+#   neither list (check-registered), and `make distcheck` runs the suite from the tarball.
+# - Exit status: 0 pass, 77 skip (print why), 99 hard error, anything else fail. A file in
+#   which no test ran fails. A test that needs a file from outside this repository takes its
+#   path from an environment variable (SEED_CHAT_HTML: the tutorial's chat.html) and exits 77
+#   with the reason when it is not set; .ci/run sets it when the file exists.
+# - Check is optional at configure time: without it the suites are not built and
+#   `make check` fails at its end saying to install it.
+TEST_EXTENSIONS = .py .mjs
 PY_LOG_COMPILER = /usr/bin/python3
+AM_PY_LOG_FLAGS = $(srcdir)/tests/pyrun.py
+MJS_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+MJS_LOG_COMPILER = $(SHELL) $(srcdir)/tests/e2e/run.sh
 AM_TESTS_ENVIRONMENT = \
 	CHATD=$${CHATD:-$(abs_top_builddir)/chatd}; export CHATD; \
 	TOP_SRCDIR=$(abs_top_srcdir); export TOP_SRCDIR; \
 	TOP_BUILDDIR=$(abs_top_builddir); export TOP_BUILDDIR; \
 	PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE; \
 	CK_DEFAULT_TIMEOUT=30; export CK_DEFAULT_TIMEOUT;
+TEST_HELPERS += tests/pyrun.py tests/sanitize.sh tests/valgrind-chatd tests/lsan.supp
 
 # libtestcore.a: the test core, and the helpers every suite shares (checkutil).
-noinst_LIBRARIES += tests/libtestcore.a
 tests_libtestcore_a_SOURCES = tests/testcore.c tests/testcore.h tests/checkutil.c tests/checkutil.h
 tests_libtestcore_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS)
 
 CHECK_LDADD = tests/libtestcore.a $(CORE_LIBS) $(CHECK_LIBS)
 CHECK_CFLAGS_ALL = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS) $(LWS_CFLAGS)
 
-CORE_CHECKS = tests/check_config tests/check_names tests/check_hooks tests/check_sendq \
+CHECK_SUITES += tests/check_config tests/check_names tests/check_hooks tests/check_sendq \
 	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy tests/check_sdk
-check_PROGRAMS += $(CORE_CHECKS)
-TESTS += $(CORE_CHECKS)
 
 tests_check_config_SOURCES = tests/check_config.c
 tests_check_config_CFLAGS = $(CHECK_CFLAGS_ALL)
@@ -53,7 +70,6 @@ tests_check_sdk_LDADD = $(CHECK_LDADD)
 
 # Deliberately good and broken plugins for the loader tests (never installed).
 TEST_PLUGINS = tests/plugins/probe.so tests/plugins/bad_abi.so tests/plugins/no_init.so
-check_PROGRAMS += $(TEST_PLUGINS)
 tests_plugins_probe_so_SOURCES = tests/plugins/probe.c
 tests_plugins_probe_so_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_probe_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
@@ -94,6 +110,51 @@ EXTRA_DIST += tests/sdk/abi1-d964eb2/chatd/plugin.h
 
 include tests/integration/local.mk
 
-# Browser end-to-end tests (Debian chromium driven by playwright-core from npm).
-TESTS += tests/e2e/run.sh
-EXTRA_DIST += tests/e2e/run.sh tests/e2e/package.json tests/e2e/package-lock.json
+# Browser end-to-end tests (Debian chromium driven by playwright-core from npm), one
+# registered file each.
+TESTS += \
+	tests/e2e/chat.test.mjs \
+	tests/e2e/modules.test.mjs \
+	tests/e2e/plugins.test.mjs \
+	tests/e2e/reconnect.test.mjs \
+	tests/e2e/screenshot.test.mjs \
+	tests/e2e/security.test.mjs \
+	tests/e2e/tutorial.test.mjs
+TEST_HELPERS += tests/e2e/run.sh tests/e2e/tap-reporter.mjs tests/e2e/helpers.mjs \
+	tests/e2e/package.json tests/e2e/package-lock.json
+
+if HAVE_CHECK
+check_LIBRARIES = tests/libtestcore.a
+check_PROGRAMS += $(CHECK_SUITES) $(TEST_PLUGINS)
+TESTS += $(CHECK_SUITES)
+check-have-check:
+else
+check-have-check:
+	@echo "make check: the Check unit test library (https://libcheck.github.io/check/) was not" >&2; \
+	echo "  found by ./configure, so the unit suites ($(CHECK_SUITES)) were not built." >&2; \
+	echo "  Install it (apt-get install check libsubunit-dev, or scripts/install-deps test)," >&2; \
+	echo "  then run ./configure and make check again." >&2; \
+	exit 1
+endif
+
+# Every script test and helper ships; a test file on disk that is registered nowhere fails
+# `make check` (skipped when TESTS is given on the command line, e.g. TESTS='one.py').
+EXTRA_DIST += $(filter-out $(CHECK_SUITES) $(check_PROGRAMS),$(TESTS)) $(TEST_HELPERS)
+check-registered:
+	@test "$(origin TESTS)" != "command line" || exit 0; \
+	missing=; cd $(srcdir) && for f in tests/integration/test_*.py tests/e2e/*.test.mjs; do \
+	  case " $(TESTS) $(TEST_HELPERS) " in *" $$f "*) ;; *) missing="$$missing $$f" ;; esac; \
+	done; \
+	test -z "$$missing" || { echo "make check: not registered in any local.mk:$$missing" >&2; \
+	  echo "  add TESTS += FILE (or TEST_HELPERS += FILE), see the top of tests/local.mk" >&2; exit 1; }
+check-local: check-registered check-have-check
+.PHONY: check-registered check-have-check
+
+# The npm installs of the browser tests and of tests/clients live in the build tree; a VPATH
+# build's copies go with distclean.
+CLEANFILES += tests/e2e/.e2e.lock
+distclean-local: distclean-e2e
+distclean-e2e:
+	test "$(srcdir)" = . || rm -rf tests/e2e/node_modules tests/e2e/package.json tests/e2e/package-lock.json \
+	  tests/clients/node_modules tests/clients/package.json tests/clients/package-lock.json tests/clients/refusal.mjs
+.PHONY: distclean-e2e

@@ -10,9 +10,8 @@ dir=$top/tests/build-asan
 rm -rf "$dir"
 mkdir -p "$dir"
 (cd "$top" && git archive HEAD) | tar -x -C "$dir"
-# the copy lives two levels deeper: point the browser test at the seed client
-SEED_CHAT_HTML=${SEED_CHAT_HTML:-$(cd "$top/.." && pwd)/shared/seed/chat.html}
-export SEED_CHAT_HTML
+# Tests that need files from outside the repository (SEED_CHAT_HTML) get them from the
+# environment, as in the main build: .ci/run sets them.
 cd "$dir"
 autoreconf -fi >/dev/null 2>&1
 ./configure -q --enable-sanitizers >/dev/null

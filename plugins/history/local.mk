@@ -6,8 +6,7 @@ plugins_history_history_so_CFLAGS = $(PLUGIN_CFLAGS) $(SQLITE_CFLAGS) -pthread
 plugins_history_history_so_LDFLAGS = $(PLUGIN_LINKFLAGS) -pthread
 plugins_history_history_so_LDADD = $(SQLITE_LIBS)
 
-check_PROGRAMS += tests/check_history
-TESTS += tests/check_history
+CHECK_SUITES += tests/check_history
 tests_check_history_SOURCES = tests/check_history.c
 tests_check_history_CFLAGS = $(CHECK_CFLAGS_ALL) $(SQLITE_CFLAGS)
 tests_check_history_LDADD = $(CHECK_LDADD) $(SQLITE_LIBS)

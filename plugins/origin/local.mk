@@ -4,8 +4,7 @@ plugins_origin_origin_so_SOURCES = plugins/origin/origin.c
 plugins_origin_origin_so_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_origin_origin_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 
-check_PROGRAMS += tests/check_origin
-TESTS += tests/check_origin
+CHECK_SUITES += tests/check_origin
 tests_check_origin_SOURCES = tests/check_origin.c
 tests_check_origin_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_origin_LDADD = $(CHECK_LDADD)

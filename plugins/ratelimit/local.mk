@@ -4,8 +4,7 @@ plugins_ratelimit_ratelimit_so_SOURCES = plugins/ratelimit/ratelimit.c
 plugins_ratelimit_ratelimit_so_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_ratelimit_ratelimit_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 
-check_PROGRAMS += tests/check_ratelimit
-TESTS += tests/check_ratelimit
+CHECK_SUITES += tests/check_ratelimit
 tests_check_ratelimit_SOURCES = tests/check_ratelimit.c
 tests_check_ratelimit_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_ratelimit_LDADD = $(CHECK_LDADD)

@@ -5,14 +5,19 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CHATD = process.env.CHATD || path.join(ROOT, 'chatd');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The source tree (web/, docs/); the build tree (chatd, plugins) is TOP_BUILDDIR when they differ. */
+export const ROOT = path.resolve(HERE, '..', '..');
+const BUILD = process.env.TOP_BUILDDIR || ROOT;
+export const CHATD = process.env.CHATD || path.join(BUILD, 'chatd');
 export const WEBROOT = path.join(ROOT, 'web');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-export const PLUGIN_DIR = process.env.CHATD_PLUGIN_DIR || path.join(ROOT, 'plugins');
+export const PLUGIN_DIR = process.env.CHATD_PLUGIN_DIR || path.join(BUILD, 'plugins');
+// run.sh installs playwright-core where it may write (E2E_MODULES: the build tree's tests/e2e).
+const { chromium } = createRequire(path.join(process.env.E2E_MODULES || HERE, 'package.json'))('playwright-core');
 
 /** True when every named plugin is built (plugins/NAME/NAME.so or plugins/NAME.so). */
 export function pluginsBuilt(...names) {

@@ -1,19 +1,24 @@
-// The tutorial's own client (shared/seed/chat.html, unchanged, all inline script) must still
-// work against chatd when served from another web root given with -w.
+// The tutorial's own client (its chat.html, unchanged, all inline script) must still work
+// against chatd when served from another web root given with -w. The page is not part of
+// this repository: SEED_CHAT_HTML names it (.ci/run sets it when the tutorial sits next to
+// the clone); without it every test here is skipped and says why.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startChatd, stopChatd, cleanupChatd, launchBrowser, ROOT } from './helpers.mjs';
+import { startChatd, stopChatd, cleanupChatd, launchBrowser } from './helpers.mjs';
 
-const SEED = process.env.SEED_CHAT_HTML || path.resolve(ROOT, '..', 'shared', 'seed', 'chat.html');
+const SEED = process.env.SEED_CHAT_HTML;
+// Set but missing is a broken setup, not a reason to skip: the copy below fails loudly.
+const skip = SEED ? false : "SEED_CHAT_HTML is not set (the tutorial's chat.html, from outside this repository)";
 
 let srv;
 let browser;
 let webroot;
 
 before(async () => {
+  if (skip) return;
   webroot = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-seed-web-'));
   fs.copyFileSync(SEED, path.join(webroot, 'index.html'));
   fs.copyFileSync(SEED, path.join(webroot, 'chat.html'));
@@ -36,7 +41,7 @@ async function send(page, name, text) {
 
 const texts = (page) => page.$$eval('#messages .msg', (els) => els.map((e) => e.textContent));
 
-test('the unchanged tutorial client chats between two tabs', async () => {
+test('the unchanged tutorial client chats between two tabs', { skip }, async () => {
   const context = await browser.newContext();
   try {
     const one = await context.newPage();

@@ -11,7 +11,8 @@ test that needs a fresh server makes its own with `self.start_server(...)`
 when a test of its class fails or when it will not start or stop cleanly.
 
 Environment (set by `make check`, see tests/local.mk): CHATD, TOP_SRCDIR,
-TOP_BUILDDIR; each defaults to /work/main so a file also runs standalone:
+TOP_BUILDDIR; the trees default to the one this file is in, so a file also runs
+standalone after an in-tree build:
     /usr/bin/python3 tests/integration/test_protocol.py
 """
 
@@ -33,8 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import wsclient  # noqa: E402
 
-TOP_SRCDIR = os.environ.get("TOP_SRCDIR") or "/work/main"
-TOP_BUILDDIR = os.environ.get("TOP_BUILDDIR") or "/work/main"
+TOP_SRCDIR = os.environ.get("TOP_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+TOP_BUILDDIR = os.environ.get("TOP_BUILDDIR") or TOP_SRCDIR
 CHATD = os.environ.get("CHATD") or os.path.join(TOP_BUILDDIR, "chatd")
 WEB_ROOT = os.path.join(TOP_SRCDIR, "web")
 PLUGIN_DIR = os.path.join(TOP_BUILDDIR, "plugins")

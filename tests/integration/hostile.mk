@@ -18,4 +18,4 @@ HOSTILE_TESTS = \
 
 TESTS += $(HOSTILE_TESTS)
 
-EXTRA_DIST += $(HOSTILE_TESTS) tests/integration/test_hostile_util.py
+TEST_HELPERS += tests/integration/test_hostile_util.py
