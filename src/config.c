@@ -115,7 +115,8 @@ struct parser {
 	int line;
 	char *err;
 	size_t errsz;
-	int soft_line, message_line; /* where the keys of the cross-checks were set */
+	int soft_line, hard_line;      /* where send_queue_soft_bytes / send_queue_bytes were set (0: default) */
+	int message_line, frame_line;  /* where max_message_bytes / max_frame_bytes were set (0: default) */
 };
 
 static int parse_fail(struct parser *p, const char *key, const char *fmt, ...)
@@ -212,10 +213,14 @@ static int set_server_key(struct parser *p, const char *key, const char *value)
 			return parse_fail(p, key, "'%s' is not a number", value);
 		if (v < k->min || v > k->max)
 			return parse_fail(p, key, "%lld is out of range %lld..%lld", v, k->min, k->max);
-		if (!strcmp(key, "send_queue_soft_bytes") || !strcmp(key, "send_queue_bytes"))
+		if (!strcmp(key, "send_queue_soft_bytes"))
 			p->soft_line = p->line;
-		if (!strcmp(key, "max_message_bytes") || !strcmp(key, "max_frame_bytes"))
+		else if (!strcmp(key, "send_queue_bytes"))
+			p->hard_line = p->line;
+		else if (!strcmp(key, "max_message_bytes"))
 			p->message_line = p->line;
+		else if (!strcmp(key, "max_frame_bytes"))
+			p->frame_line = p->line;
 		if (k->kind == OPT_INT)
 			*(int *)(base + k->offset) = (int)v;
 		else
@@ -260,6 +265,10 @@ static int set_server_key(struct parser *p, const char *key, const char *value)
 		char **field = (char **)(base + k->offset);
 		free(*field);
 		*field = path;
+		if (!strcmp(key, "web_root"))
+			p->cfg->web_root_line = p->line;
+		else if (!strcmp(key, "data_dir"))
+			p->cfg->data_dir_line = p->line;
 		return 0;
 	}
 	}
@@ -369,10 +378,28 @@ static char *clean_value(char *v)
 	return v;
 }
 
+/* Two keys that disagree: key small (value sv, set on line sl, 0 = the
+ * default) must not be larger than key big. The message names both keys
+ * with their own lines and sits at the later of the two. */
+static void cross_check_fail(struct parser *p, const char *small, size_t sv, int sl, const char *big, size_t bv, int bl)
+{
+	char sw[32], bw[32];
+	if (sl)
+		snprintf(sw, sizeof sw, "line %d", sl);
+	else
+		snprintf(sw, sizeof sw, "the default");
+	if (bl)
+		snprintf(bw, sizeof bw, "line %d", bl);
+	else
+		snprintf(bw, sizeof bw, "the default");
+	snprintf(p->err, p->errsz, "%s:%d: key '%s' (%zu, %s) must not be larger than key '%s' (%zu, %s)", p->name,
+		 sl > bl ? sl : bl, small, sv, sw, big, bv, bw);
+}
+
 int config_parse(struct chatd_config *cfg, const char *name, const char *text, size_t len,
 		 const char *base_dir, char *err, size_t errsz)
 {
-	struct parser p = { cfg, name, base_dir, 0, err, errsz, 0, 0 };
+	struct parser p = { cfg, name, base_dir, 0, err, errsz, 0, 0, 0, 0 };
 	int section = -1, seen_server = 0, rc = -1;
 	char *buf = malloc(len + 1);
 	if (!buf) {
@@ -420,11 +447,13 @@ int config_parse(struct chatd_config *cfg, const char *name, const char *text, s
 			goto fail;
 	}
 	if (cfg->send_queue_soft_bytes > cfg->send_queue_bytes) {
-		snprintf(err, errsz, "%s:%d: key 'send_queue_soft_bytes': larger than send_queue_bytes", name, p.soft_line);
+		cross_check_fail(&p, "send_queue_soft_bytes", cfg->send_queue_soft_bytes, p.soft_line, "send_queue_bytes",
+				 cfg->send_queue_bytes, p.hard_line);
 		goto fail;
 	}
 	if (cfg->max_message_bytes > cfg->max_frame_bytes) {
-		snprintf(err, errsz, "%s:%d: key 'max_message_bytes': larger than max_frame_bytes", name, p.message_line);
+		cross_check_fail(&p, "max_message_bytes", cfg->max_message_bytes, p.message_line, "max_frame_bytes",
+				 cfg->max_frame_bytes, p.frame_line);
 		goto fail;
 	}
 	rc = 0;
@@ -482,4 +511,14 @@ fail:
 	free(text);
 	fclose(f);
 	return rc;
+}
+
+void config_origin(const struct chatd_config *cfg, const char *key, int line, const char *flag, char *out, size_t outsz)
+{
+	if (line > 0)
+		snprintf(out, outsz, "%s:%d: key '%s'", cfg->file ? cfg->file : "(config)", line, key);
+	else if (line < 0)
+		snprintf(out, outsz, "%s", flag);
+	else
+		snprintf(out, outsz, "the built-in default of '%s' (set it in the config or with %s)", key, flag);
 }

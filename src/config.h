@@ -43,6 +43,8 @@ struct chatd_config {
 				    * rooms list hides; NULL = none */
 	struct proxy_net *trusted_proxies; /* owned array: peers whose X-Forwarded-For / Forwarded is believed */
 	size_t ntrusted_proxies;
+	int web_root_line;         /* config line that set web_root: 0 = built-in default, -1 = -w */
+	int data_dir_line;         /* likewise for data_dir (-1 = -D) */
 	struct plugin_conf *plugins; /* owned array, in file order */
 	int nplugins;
 };
@@ -63,6 +65,13 @@ int config_parse(struct chatd_config *cfg, const char *name, const char *text, s
 
 /* Replace a string field (steals nothing; copies value). Returns 0 or -1. */
 int config_set_str(char **field, const char *value);
+
+/*
+ * Where the value of path key `key` came from, for messages (into out):
+ * "FILE:LINE: key 'KEY'" when the config set it on line > 0, flag (e.g.
+ * "-w") when line < 0, else "the built-in default of 'KEY' (...)".
+ */
+void config_origin(const struct chatd_config *cfg, const char *key, int line, const char *flag, char *out, size_t outsz);
 
 /* Free everything cfg owns. */
 void config_free(struct chatd_config *cfg);

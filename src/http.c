@@ -131,8 +131,17 @@ char *http_metrics_text(struct chatd_server *srv)
 	return b;
 }
 
-/* Answer with a small in-memory body: headers now, body when writeable. */
-static int http_reply(struct lws *wsi, struct session *s, unsigned status, const char *type, char *body)
+/* Whether the request is a HEAD: answered like GET, without the body. */
+static int is_head(struct lws *wsi)
+{
+	return lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+}
+
+/* Answer with a small in-memory body (owned): headers now, the body when
+ * writeable; to a HEAD, the same headers and no body. allow (may be NULL)
+ * becomes an Allow header. */
+static int http_reply(struct lws *wsi, struct session *s, unsigned status, const char *type, char *body,
+		      const char *allow)
 {
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
 	size_t blen = strlen(body);
@@ -141,10 +150,36 @@ static int http_reply(struct lws *wsi, struct session *s, unsigned status, const
 	s->http_len = blen;
 	if (lws_add_http_common_headers(wsi, status, type, blen, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:", (const unsigned char *)"no-store", 8, &p, end) ||
+	    (allow && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:", (const unsigned char *)allow,
+						  (int)strlen(allow), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
+	if (is_head(wsi)) {
+		free(s->http_body);
+		s->http_body = NULL;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
 	lws_callback_on_writable(wsi);
 	return 0;
+}
+
+/* Answer status with text (borrowed) and a newline as a text/plain body. */
+static int http_text(struct lws *wsi, struct session *s, unsigned status, const char *text, const char *allow)
+{
+	size_t n = strlen(text);
+	char *body = malloc(n + 2);
+	if (!body)
+		return -1;
+	memcpy(body, text, n);
+	memcpy(body + n, "\n", 2);
+	return http_reply(wsi, s, status, "text/plain; charset=utf-8", body, allow);
+}
+
+/* Whether the configured web root is missing (not a directory). */
+static int web_root_missing(const struct chatd_server *srv)
+{
+	struct stat st;
+	return stat(srv->cfg.web_root, &st) || !S_ISDIR(st.st_mode);
 }
 
 int http_writeable(struct lws *wsi, struct session *s)
@@ -169,10 +204,8 @@ int http_request(struct chatd_server *srv, struct lws *wsi, struct session *s, c
 {
 	char path[PATH_MAX], uri[1024];
 	(void)len;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) { /* HEAD, POST, ... */
-		lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 && !is_head(wsi)) /* POST, PUT, ... */
+		return http_text(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD", "GET, HEAD");
 	snprintf(uri, sizeof uri, "%s", in ? in : "/");
 	if (!strcmp(uri, "/healthz")) {
 		char *body = malloc(160);
@@ -180,20 +213,20 @@ int http_request(struct chatd_server *srv, struct lws *wsi, struct session *s, c
 			return -1;
 		snprintf(body, 160, "{\"status\":\"%s\",\"connections\":%zu,\"rooms\":%zu}\n",
 			 srv->shutting_down ? "stopping" : "ok", srv->nclients, srv->nrooms_live);
-		return http_reply(wsi, s, srv->shutting_down ? 503 : 200, "application/json", body);
+		return http_reply(wsi, s, srv->shutting_down ? 503 : 200, "application/json", body, NULL);
 	}
 	if (!strcmp(uri, "/metrics")) {
 		char *body = http_metrics_text(srv);
-		return body ? http_reply(wsi, s, 200, "text/plain; version=0.0.4", body) : -1;
+		return body ? http_reply(wsi, s, 200, "text/plain; version=0.0.4", body, NULL) : -1;
 	}
-	if (!strncmp(uri, "/ws/", 4) || !strcmp(uri, "/ws")) {
-		lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "WebSocket upgrade required");
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
-	if (http_resolve(srv->cfg.web_root, uri, path, sizeof path)) {
-		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
+	if (!strncmp(uri, "/ws/", 4) || !strcmp(uri, "/ws"))
+		return http_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "WebSocket upgrade required", NULL);
+	if (http_resolve(srv->cfg.web_root, uri, path, sizeof path))
+		return http_text(wsi, s, HTTP_STATUS_NOT_FOUND,
+				 web_root_missing(srv) ? "not found: this chatd has no web root (its log says where it looked)"
+						       : "not found",
+				 NULL);
+	/* lws answers a HEAD with the file's headers and no body (and completes it) */
 	static const char extra[] = "x-content-type-options: nosniff\r\n";
 	int n = lws_serve_http_file(wsi, path, http_content_type(path), extra, (int)sizeof extra - 1);
 	if (n < 0)

@@ -203,7 +203,10 @@ int listener_open(struct chatd_server *srv, char *err, size_t errsz)
 			e = errno;
 	}
 	if (l->fd < 0) {
-		snprintf(err, errsz, "cannot listen on %s:%d: %s", where, srv->cfg.port, strerror(e));
+		snprintf(err, errsz, "cannot listen on %s:%d: %s%s", where, srv->cfg.port, strerror(e),
+			 e == EADDRINUSE ? " (another program is listening on that port: stop it, or choose another "
+					   "port with -p PORT or 'port =' in the config)"
+			 : e == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "");
 		goto fail;
 	}
 	freeaddrinfo(res);

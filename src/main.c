@@ -1,6 +1,7 @@
 /* chatd: argument parsing, config load, and the loop. */
 #include "config.h"
 #include "log.h"
+#include "paths.h"
 #include "server.h"
 #include "serverloop.h"
 
@@ -95,6 +96,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "chatd: out of memory\n");
 		goto out;
 	}
+	if (web)
+		srv.cfg.web_root_line = -1;
+	if (data)
+		srv.cfg.data_dir_line = -1;
+	log_set_level(srv.cfg.log_level);
+	/* A web root the config or -w names must exist (-t checks it too); a
+	 * missing built-in default is only warned about: chatd still serves
+	 * WebSockets, and / answers a 404 that says the web root is missing. */
+	int web_ok = paths_check_web_root(&srv.cfg, err, sizeof err);
+	if (web_ok < 0) {
+		fprintf(stderr, "chatd: %s\n", err);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
+	if (web_ok > 0)
+		log_warn("%s", err);
 	if (server_setup(&srv, check_only, err, sizeof err)) {
 		fprintf(stderr, "chatd: %s\n", err);
 		rc = EXIT_PLUGIN;

@@ -6,6 +6,7 @@
 #include "linger.h"
 #include "listener.h"
 #include "log.h"
+#include "paths.h"
 #include "plugins.h"
 #include "presence.h"
 #include "room.h"
@@ -204,10 +205,8 @@ int server_setup(struct chatd_server *srv, int check_only, char *err, size_t err
 		return -1;
 	}
 	(void)check_only; /* -t creates data_dir too: plugins (history) open their files in init */
-	if (srv->cfg.data_dir && mkdir(srv->cfg.data_dir, 0750) && errno != EEXIST) {
-		snprintf(err, errsz, "data directory %s: %s", srv->cfg.data_dir, strerror(errno));
+	if (paths_make_data_dir(&srv->cfg, 0750, err, errsz))
 		return -1;
-	}
 	if (plugins_load_all(srv, err, errsz))
 		return -1;
 	return 0;
@@ -277,6 +276,17 @@ int server_listen(struct chatd_server *srv, char *err, size_t errsz)
 	return 0;
 }
 
+/* The host to show in the announced URL for the bind address (borrowed),
+ * into out: localhost for all addresses, [v6] for an IPv6 literal. */
+static const char *url_host(const char *bind, char *out, size_t outsz)
+{
+	if (!bind || !*bind || !strcmp(bind, "0.0.0.0") || !strcmp(bind, "::"))
+		snprintf(out, outsz, "localhost");
+	else
+		snprintf(out, outsz, strchr(bind, ':') ? "[%s]" : "%s", bind);
+	return out;
+}
+
 int server_run(struct chatd_server *srv)
 {
 	struct loop_watchers lw;
@@ -294,8 +304,11 @@ int server_run(struct chatd_server *srv)
 	ev_prepare_start(srv->loop, &lw.idle);
 	ev_check_start(srv->loop, &lw.woke);
 	signal(SIGPIPE, SIG_IGN);
-	log_notice("chatd %s listening on port %d, web root %s, %d plugin(s)", PACKAGE_VERSION, srv->listen_port,
-		   srv->cfg.web_root, srv->nplugins);
+	/* The announcement: only once the socket listens (run.sh relies on it). */
+	char host[300];
+	log_notice("chatd %s listening on port %d: open http://%s:%d/ (web root %s, %d plugin%s)", PACKAGE_VERSION,
+		   srv->listen_port, url_host(srv->cfg.bind, host, sizeof host), srv->listen_port, srv->cfg.web_root, srv->nplugins,
+		   srv->nplugins == 1 ? "" : "s");
 
 	ev_run(srv->loop, 0);
 

@@ -8,6 +8,10 @@
 #include "checkutil.h"
 #include "config.h"
 #include "log.h"
+#include "paths.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 static struct chatd_config cfg;
 static char err[1024];
@@ -111,6 +115,95 @@ START_TEST(bad_configs_name_file_line_key)
 }
 END_TEST
 
+/* An error about two keys names both, each with its own line (or "the
+ * default"), at the line of the later one. */
+START_TEST(two_key_errors_name_both_lines)
+{
+	ck_assert_int_eq(parse("[server]\nsend_queue_soft_bytes = 64k\nport = 1\nsend_queue_bytes = 32k\n"), -1);
+	ck_assert_str_eq(err, "t.conf:4: key 'send_queue_soft_bytes' (65536, line 2) must not be larger than key "
+			      "'send_queue_bytes' (32768, line 4)");
+	ck_assert_int_eq(parse("[server]\nsend_queue_bytes = 32k\n\nsend_queue_soft_bytes = 64k\n"), -1);
+	ck_assert_str_eq(err, "t.conf:4: key 'send_queue_soft_bytes' (65536, line 4) must not be larger than key "
+			      "'send_queue_bytes' (32768, line 2)");
+	ck_assert_int_eq(parse("[server]\nsend_queue_bytes = 128k\n"), -1); /* the soft default is 256k */
+	ck_assert_str_eq(err, "t.conf:2: key 'send_queue_soft_bytes' (262144, the default) must not be larger than "
+			      "key 'send_queue_bytes' (131072, line 2)");
+	ck_assert_int_eq(parse("[server]\nmax_frame_bytes = 1k\n"), -1);
+	ck_assert_str_eq(err, "t.conf:2: key 'max_message_bytes' (4096, the default) must not be larger than key "
+			      "'max_frame_bytes' (1024, line 2)");
+	ck_assert_int_eq(parse("[server]\nmax_message_bytes = 8k\nmax_frame_bytes = 4k\n"), -1);
+	ck_assert_str_eq(err, "t.conf:3: key 'max_message_bytes' (8192, line 2) must not be larger than key "
+			      "'max_frame_bytes' (4096, line 3)");
+	ck_assert_int_eq(parse("[server]\nmax_message_bytes = 4k\nmax_frame_bytes = 4k\nsend_queue_bytes = 256k\n"), 0);
+}
+END_TEST
+
+START_TEST(path_keys_remember_where_they_were_set)
+{
+	char where[256];
+	ck_assert_int_eq(parse("[server]\nport = 1\nweb_root = www\n\ndata_dir = /var/lib/chatd\n"), 0);
+	ck_assert_int_eq(cfg.web_root_line, 3);
+	ck_assert_int_eq(cfg.data_dir_line, 5);
+	config_set_str(&cfg.file, "t.conf");
+	config_origin(&cfg, "data_dir", cfg.data_dir_line, "-D", where, sizeof where);
+	ck_assert_str_eq(where, "t.conf:5: key 'data_dir'");
+	config_origin(&cfg, "data_dir", -1, "-D", where, sizeof where);
+	ck_assert_str_eq(where, "-D");
+	ck_assert_int_eq(parse(""), 0);
+	ck_assert_int_eq(cfg.web_root_line, 0);
+	config_origin(&cfg, "web_root", 0, "-w", where, sizeof where);
+	ck_assert_str_eq(where, "the built-in default of 'web_root' (set it in the config or with -w)");
+}
+END_TEST
+
+START_TEST(data_dir_made_with_parents)
+{
+	char dir[] = "/tmp/chatd-paths-XXXXXX", path[256], msg[512];
+	struct stat st;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/a//b/c/", dir);
+	ck_assert_int_eq(paths_mkdir_p(path, 0750, NULL), 0);
+	ck_assert_int_eq(paths_mkdir_p(path, 0750, NULL), 0); /* already there */
+	snprintf(path, sizeof path, "%s/a/b/c", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0027, 0); /* 0750 less the umask: never group-writable or world-readable */
+	/* a file in the way: the prefix that failed is named */
+	snprintf(path, sizeof path, "%s/f", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(parse("[server]\n\ndata_dir = f/x/y\n"), 0);
+	config_set_str(&cfg.file, "t.conf");
+	free(cfg.data_dir);
+	snprintf(path, sizeof path, "%s/f/x/y", dir);
+	cfg.data_dir = strdup(path);
+	ck_assert_int_eq(paths_make_data_dir(&cfg, 0750, msg, sizeof msg), -1);
+	char want[512];
+	snprintf(want, sizeof want, "t.conf:3: key 'data_dir': data directory %s/f/x/y: cannot create %s/f: Not a directory",
+		 dir, dir);
+	ck_assert_str_eq(msg, want);
+	/* the web root: configured and missing is an error, a missing default a warning */
+	free(cfg.web_root);
+	snprintf(path, sizeof path, "%s/www", dir);
+	cfg.web_root = strdup(path);
+	cfg.web_root_line = 7;
+	ck_assert_int_eq(paths_check_web_root(&cfg, msg, sizeof msg), -1);
+	snprintf(want, sizeof want, "t.conf:7: key 'web_root': web root %s/www: No such file or directory", dir);
+	ck_assert_str_eq(msg, want);
+	cfg.web_root_line = 0;
+	ck_assert_int_eq(paths_check_web_root(&cfg, msg, sizeof msg), 1);
+	cfg.web_root_line = 7;
+	snprintf(path, sizeof path, "%s/a", dir);
+	free(cfg.web_root);
+	cfg.web_root = strdup(path);
+	ck_assert_int_eq(paths_check_web_root(&cfg, msg, sizeof msg), 0);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(load_missing_file)
 {
 	config_free(&cfg);
@@ -151,6 +244,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, boolean_keys);
 	tcase_add_test(tc, plugins_in_order_with_lines);
 	tcase_add_loop_test(tc, bad_configs_name_file_line_key, 0, (int)(sizeof bad / sizeof bad[0]));
+	tcase_add_test(tc, two_key_errors_name_both_lines);
+	tcase_add_test(tc, path_keys_remember_where_they_were_set);
+	tcase_add_test(tc, data_dir_made_with_parents);
 	tcase_add_test(tc, load_missing_file);
 	tcase_add_test(tc, load_resolves_against_file_dir);
 	suite_add_tcase(s, tc);

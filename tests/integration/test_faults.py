@@ -183,7 +183,10 @@ class FaultTest(unittest.TestCase):
 
     def test_data_dir_cannot_be_created(self):
         # root can write anywhere; a path under a regular file fails for anybody
-        for data in ("/etc/hostname/x", os.path.join(self.tmp, "no", "such", "parent")):
+        # (missing parents are created: test_startup.py)
+        blocker = os.path.join(self.tmp, "plain-file")
+        open(blocker, "w").close()
+        for data in ("/etc/hostname/x", os.path.join(blocker, "such", "parent")):
             with self.subTest(data=data):
                 rc, err = self.run_chatd("[server]\nbind = 127.0.0.1\n", args=["-D", data])
                 self.assertEqual(rc, EXIT_PLUGIN, err)
