@@ -145,6 +145,25 @@ static size_t api_client_rooms(const chatd_client *c, chatd_room **out, size_t m
 	return c->rooms.n;
 }
 
+static const char *api_client_session(const chatd_client *c)
+{
+	return c->has_session ? c->session_hex : NULL;
+}
+
+static size_t api_client_person_clients(const chatd_client *c, chatd_client **out, size_t max)
+{
+	const struct person *p = c->person;
+	size_t n = 0;
+	if (max)
+		out[n++] = (chatd_client *)c;
+	if (!p)
+		return 1;
+	for (size_t i = 0; i < p->nconns && n < max; i++)
+		if (p->conns[i] != c)
+			out[n++] = p->conns[i];
+	return p->nconns;
+}
+
 static void api_broadcast(chatd_room *r, chatd_frame *f, const chatd_client *except, int flags)
 {
 	struct room *room = (struct room *)r;
@@ -321,4 +340,6 @@ const struct chatd_api chatd_api_table = {
 	.request_body = request_body,
 	.connect_set_name = connect_set_name,
 	.connect_refuse_name = connect_refuse_name,
+	.client_session = api_client_session,
+	.client_person_clients = api_client_person_clients,
 };

@@ -71,7 +71,8 @@ oom:
 	client_close(c, 1011, "out of memory");
 }
 
-/* Rename c to `wanted` (raw, from a frame). Errors go to c. */
+/* Rename c's person (every connection sharing its name) to `wanted` (raw,
+ * from a frame). Errors go to c. */
 static void rename_client(struct chatd_server *srv, struct chatd_client *c, const char *wanted, size_t len,
 			  int explicit_request)
 {
@@ -97,7 +98,7 @@ static void rename_client(struct chatd_server *srv, struct chatd_client *c, cons
 		return;
 	}
 	snprintf(old, sizeof old, "%s", c->name);
-	if (identity_claim(srv, c, name)) {
+	if (identity_rename(srv, c, name)) {
 		client_send_error(c, "internal", "out of memory", 0);
 		return;
 	}
@@ -109,11 +110,17 @@ static void rename_client(struct chatd_server *srv, struct chatd_client *c, cons
 		snprintf(text, sizeof text, "%s is now known as %s (%s was taken)", old, c->name, name);
 	else
 		snprintf(text, sizeof text, "%s is now known as %s", old, c->name);
-	for (size_t i = 0; i < c->rooms.n; i++) /* every room c is in hears it, each once */
-		publish_system(srv, c->rooms.v[i].room, "rename", c->name, old, variant ? name : NULL, text, NULL);
+	struct person *p = c->person;
+	for (size_t i = 0; i < p->rooms.n; i++) /* every room the person is in hears it, each once */
+		publish_system(srv, p->rooms.v[i].room, "rename", c->name, old, variant ? name : NULL, text, NULL);
 	if (hooks_any(&srv->hooks, CHATD_EV_RENAME)) {
-		struct chatd_rename_event ev = { .size = sizeof ev, .client = c, .old_name = old, .new_name = c->name };
-		hooks_dispatch(&srv->hooks, CHATD_EV_RENAME, &ev);
+		/* one event per connection that changed its name; a hook cannot
+		 * detach a connection (closes are asynchronous) */
+		for (size_t i = 0; i < p->nconns; i++) {
+			struct chatd_rename_event ev = { .size = sizeof ev, .client = p->conns[i], .old_name = old,
+							 .new_name = p->name };
+			hooks_dispatch(&srv->hooks, CHATD_EV_RENAME, &ev);
+		}
 	}
 }
 
@@ -121,7 +128,7 @@ void chat_send_users(struct chatd_server *srv, struct chatd_client *c, struct ro
 {
 	(void)srv;
 	json_t *o = json_pack("{s:s,s:s,s:o,s:I}", "type", "users", "room", r->name, "users", room_user_list(r, 0),
-			      "user_count", (json_int_t)r->count);
+			      "user_count", (json_int_t)r->npeople);
 	if (o)
 		client_send_json(c, o, CHATD_SEND_NORMAL);
 }
@@ -238,13 +245,13 @@ void chat_frame(struct chatd_server *srv, struct chatd_client *c, const char *da
 void chat_close(struct chatd_server *srv, struct chatd_client *c)
 {
 	if (c->established)
-		membership_leave_all(srv, c); /* LEAVE and a leave notice per room */
+		membership_leave_all(srv, c, identity_grace_applies(srv, c)); /* LEAVE per room, notices */
 	if (c->accepted) {
 		if (hooks_any(&srv->hooks, CHATD_EV_DISCONNECT)) {
 			struct chatd_plain_event ev = { .size = sizeof ev, .client = c, .now_ms = now_ms() };
 			hooks_dispatch(&srv->hooks, CHATD_EV_DISCONNECT, &ev);
 		}
 	}
-	identity_release(srv, c);
+	identity_detach(srv, c);
 	client_gone(c);
 }

@@ -1,5 +1,6 @@
 #include "client.h"
 #include "frame.h"
+#include "identity.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -143,7 +144,6 @@ void client_close(struct chatd_client *c, int code, const char *reason)
 
 struct chatd_client *client_find_by_name(struct chatd_server *srv, const char *name)
 {
-	char key[sizeof ((struct chatd_client *)0)->fold];
-	nick_fold(name, key, sizeof key);
-	return strmap_get(&srv->nicks, key);
+	struct person *p = identity_find(srv, name);
+	return p && p->nconns ? p->conns[p->nconns - 1] : NULL;
 }

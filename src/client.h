@@ -33,7 +33,8 @@ void client_send_error_for(struct chatd_client *c, const char *code, const char 
 /* Ask the transport to close c with a WebSocket close code after what is queued
  * ahead of the close has gone. Safe anywhere, idempotent. */
 void client_close(struct chatd_client *c, int code, const char *reason);
-/* Find a live client by nickname (any case). NULL if none. */
+/* A live connection of the person called name (any case): its latest. NULL
+ * if none (also while the person is held in grace without connections). */
 struct chatd_client *client_find_by_name(struct chatd_server *srv, const char *name);
 
 #endif

@@ -46,6 +46,7 @@ static const struct server_key server_keys[] = {
 	SK("max_rooms_per_client", OPT_INT, max_rooms_per_client, 1, 10000),
 	SK("unlisted_rooms", OPT_ROOMGLOBS, unlisted_rooms, 0, 0),
 	SK("trusted_proxies", OPT_NETS, trusted_proxies, 0, 0),
+	SK("presence_grace_ms", OPT_INT, presence_grace_ms, 0, 600000),
 };
 
 int config_set_str(char **field, const char *value)
@@ -78,6 +79,7 @@ int config_defaults(struct chatd_config *cfg)
 	cfg->presence_interval_ms = 1000;
 	cfg->io_uring = 1;
 	cfg->max_rooms_per_client = 64;
+	cfg->presence_grace_ms = 5000;
 	if (config_set_str(&cfg->web_root, "web") || config_set_str(&cfg->data_dir, "data") ||
 	    config_set_str(&cfg->plugin_dir, "plugins"))
 		return -1;

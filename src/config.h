@@ -45,6 +45,7 @@ struct chatd_config {
 	size_t ntrusted_proxies;
 	int web_root_line;         /* config line that set web_root: 0 = built-in default, -1 = -w */
 	int data_dir_line;         /* likewise for data_dir (-1 = -D) */
+	int presence_grace_ms;     /* a closing session's name stays this long (0 = off) */
 	struct plugin_conf *plugins; /* owned array, in file order */
 	int nplugins;
 };

@@ -22,12 +22,12 @@ void membership_welcome(struct chatd_server *srv, struct chatd_client *c, struct
 	 * joiner's own first); user_count and `who` give the whole picture. */
 	size_t max = presence_coalesced(srv, r) ? (size_t)srv->cfg.big_room_members : 0;
 	json_t *users = room_user_list(r, max);
-	if (max && users && json_array_size(users) == max && r->count > max) {
+	if (max && users && json_array_size(users) == max && r->npeople > max) {
 		json_array_insert_new(users, 0, json_string(c->name));
 		json_array_remove(users, max);
 	}
 	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:I,s:s,s:o,s:I}", "type", "welcome", "room", r->name, "username",
-			      c->name, "users", users, "user_count", (json_int_t)r->count, "server",
+			      c->name, "users", users, "user_count", (json_int_t)r->npeople, "server",
 			      "chatd/" PACKAGE_VERSION, "limits", limits, "last_id", (json_int_t)r->last_id);
 	if (o && c->multi)
 		json_object_set_new(o, "multi", json_true());
@@ -48,17 +48,77 @@ static void announce(struct chatd_server *srv, struct room *r, const char *name,
 	publish_system(srv, r, joined ? "join" : "leave", name, NULL, NULL, text, NULL);
 }
 
+/*
+ * Presence per person: the one place that decides whether person p entered
+ * or left room r (a name is present once however many of its connections
+ * are in the room). people_enter / people_leave count p's connections in r;
+ * membership_expire_held ends what a closing session's connection held.
+ */
+
+/* One more connection of p is in r. Returns 1 when p entered r (a join
+ * notice is due), 0 when p was present (another of its connections, or held
+ * in grace: taken over silently), -1 on OOM. */
+static int people_enter(struct room *r, struct person *p)
+{
+	struct roomset_entry *e = roomset_find(&p->rooms, r);
+	if (e) {
+		e->count++;
+		e->until = 0; /* a timer that finds nothing due just re-arms */
+		return 0;
+	}
+	return room_person_add(r, p) ? 1 : -1;
+}
+
+/* One connection of p left r. When it was p's last one there: with hold, p
+ * stays present until presence_grace_ms from now (returns 0); else p leaves
+ * r (returns 1: a leave notice is due). */
+static int people_leave(struct chatd_server *srv, struct room *r, struct person *p, int hold)
+{
+	struct roomset_entry *e = roomset_find(&p->rooms, r);
+	if (!e)
+		return 0;
+	if (e->count && --e->count)
+		return 0;
+	if (hold) {
+		e->until = monotonic_us() / 1000 + srv->cfg.presence_grace_ms;
+		return 0;
+	}
+	room_person_remove(r, p);
+	return 1;
+}
+
+void membership_expire_held(struct chatd_server *srv, struct person *p, int64_t now_ms_mono)
+{
+	for (size_t i = p->rooms.n; i-- > 0;) {
+		struct roomset_entry *e = &p->rooms.v[i];
+		if (e->count || !e->until || e->until > now_ms_mono)
+			continue;
+		struct room *r = e->room;
+		int coalesced = presence_coalesced(srv, r);
+		room_person_remove(r, p); /* e moves or goes: not used below */
+		if (r->count)
+			announce(srv, r, p->name, 0, coalesced);
+		room_release_if_unused(srv, r);
+	}
+}
+
 int membership_join(struct chatd_server *srv, struct chatd_client *c, const char *name, int64_t since, int first)
 {
 	struct room *r = room_get(srv, name);
-	if (!r || room_add(r, c)) {
+	int entered = -1;
+	if (!r || room_add(r, c) || (entered = c->person ? people_enter(r, c->person) : 1) < 0) {
+		if (r) {
+			room_remove(srv, r, c);
+			room_release_if_unused(srv, r);
+		}
 		client_send_error(c, "internal", "out of memory", 0);
 		client_close(c, 1011, "out of memory");
 		return -1;
 	}
 	c->room = r;
 	membership_welcome(srv, c, r);
-	announce(srv, r, c->name, 1, presence_coalesced(srv, r));
+	if (entered)
+		announce(srv, r, c->name, 1, presence_coalesced(srv, r));
 	if (hooks_any(&srv->hooks, CHATD_EV_JOIN)) {
 		struct chatd_room_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
 					       .since = since, .first_join = first };
@@ -78,7 +138,8 @@ static struct room *latest_room(const struct chatd_client *c)
 	return best ? best->room : NULL;
 }
 
-void membership_leave(struct chatd_server *srv, struct chatd_client *c, struct room *r)
+/* membership_leave, with hold as for people_leave. */
+static void leave(struct chatd_server *srv, struct chatd_client *c, struct room *r, int hold)
 {
 	if (!membership_in(c, r))
 		return;
@@ -89,17 +150,24 @@ void membership_leave(struct chatd_server *srv, struct chatd_client *c, struct r
 			return;
 	}
 	int coalesced = presence_coalesced(srv, r);
-	size_t left = room_remove(srv, r, c); /* r may be freed when 0 */
+	room_remove(srv, r, c);
 	if (c->room == r)
 		c->room = latest_room(c);
-	if (left)
+	int gone = c->person ? people_leave(srv, r, c->person, hold) : 1;
+	if (gone && r->count)
 		announce(srv, r, c->name, 0, coalesced);
+	room_release_if_unused(srv, r); /* r may be gone now */
 }
 
-void membership_leave_all(struct chatd_server *srv, struct chatd_client *c)
+void membership_leave(struct chatd_server *srv, struct chatd_client *c, struct room *r)
+{
+	leave(srv, c, r, 0);
+}
+
+void membership_leave_all(struct chatd_server *srv, struct chatd_client *c, int hold)
 {
 	while (c->rooms.n)
-		membership_leave(srv, c, c->rooms.v[c->rooms.n - 1].room);
+		leave(srv, c, c->rooms.v[c->rooms.n - 1].room, hold);
 	c->room = NULL;
 }
 

@@ -1,8 +1,11 @@
 /* Joining and leaving rooms: a connection is in any number of rooms (its
  * roomset) and has a current room (the one it joined last of those it is
  * still in). Here are the welcome, the join and leave notices (one frame, or
- * coalesced in big rooms by presence.c), the JOIN and LEAVE hooks, and the
- * protocol's join/leave requests in single (switch) and multi mode. */
+ * coalesced in big rooms by presence.c), the JOIN and LEAVE hooks, the
+ * protocol's join/leave requests in single (switch) and multi mode, and
+ * presence per person: a room lists names (struct person), each once however
+ * many of its connections are in the room; the join notice goes out when the
+ * first enters, the leave notice when the last leaves (or its grace ends). */
 #ifndef CHATD_MEMBERSHIP_H
 #define CHATD_MEMBERSHIP_H
 
@@ -24,14 +27,26 @@ int membership_join(struct chatd_server *srv, struct chatd_client *c, const char
 
 /*
  * Take c out of r (a room c is in): LEAVE hooks (c is still a member while
- * they run), removal, leave notice to the members left. When r was current,
- * the current room becomes the room c joined last of those it is still in
- * (NULL when none). r may be freed.
+ * they run), removal, and when c was its person's last connection in r, a
+ * leave notice to the members left. When r was current, the current room
+ * becomes the room c joined last of those it is still in (NULL when none).
+ * r may be freed.
  */
 void membership_leave(struct chatd_server *srv, struct chatd_client *c, struct room *r);
 
-/* Leave every room, one membership_leave each (disconnect). */
-void membership_leave_all(struct chatd_server *srv, struct chatd_client *c);
+/*
+ * Leave every room, as membership_leave (disconnect). With hold (a closing
+ * connection of a session, identity_grace_applies), a room where c was its
+ * person's last connection keeps the person present, silently, for
+ * presence_grace_ms: identity_schedule then ends it (membership_expire_held)
+ * unless a connection of the person comes back to the room first.
+ */
+void membership_leave_all(struct chatd_server *srv, struct chatd_client *c, int hold);
+
+/* End p's presence, with a leave notice, in every room p holds in grace
+ * (no connection of p there) until now_ms_mono or earlier (monotonic ms;
+ * INT64_MAX: every such room). */
+void membership_expire_held(struct chatd_server *srv, struct person *p, int64_t now_ms_mono);
 
 /*
  * A {"type":"join"} request for the room called name (folded, valid). Single

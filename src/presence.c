@@ -20,7 +20,7 @@ struct presence_state {
 
 int presence_coalesced(const struct chatd_server *srv, const struct room *r)
 {
-	return srv->cfg.big_room_members > 0 && r->count >= (size_t)srv->cfg.big_room_members;
+	return srv->cfg.big_room_members > 0 && r->npeople >= (size_t)srv->cfg.big_room_members;
 }
 
 static void room_pending_clear(struct room *r)
@@ -72,7 +72,7 @@ static void room_flush(struct chatd_server *srv, struct room *r)
 	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:I}", "type", "system", "event", "presence",
 			      "room", r->name, "joined", name_array(r->joined, r->njoined), "left",
 			      name_array(r->left, r->nleft), "joined_count", (json_int_t)(r->njoined + r->joined_more),
-			      "left_count", (json_int_t)(r->nleft + r->left_more), "count", (json_int_t)r->count,
+			      "left_count", (json_int_t)(r->nleft + r->left_more), "count", (json_int_t)r->npeople,
 			      "message", text, "ts", (json_int_t)now_ms());
 	room_pending_clear(r);
 	r->presence_dirty = 0;

@@ -15,6 +15,7 @@ static void room_free(struct room *r)
 	free(r->joined);
 	free(r->left);
 	free(r->members);
+	free(r->people);
 	free(r);
 }
 
@@ -74,26 +75,66 @@ size_t room_remove(struct chatd_server *srv, struct room *r, struct chatd_client
 		r->members[index] = last;
 		roomset_find(&last->rooms, r)->index = index;
 	}
-	if (r->count)
-		return r->count;
-	srv->nrooms_live--;
-	if (r->last_id > 0) { /* keep its id sequence; give back the member array */
+	if (!r->count)
+		srv->nrooms_live--;
+	return r->count;
+}
+
+struct roomset_entry *room_person_add(struct room *r, struct person *p)
+{
+	if (r->npeople == r->people_cap) {
+		size_t ncap = r->people_cap ? r->people_cap * 2 : 4;
+		struct person **n = realloc(r->people, ncap * sizeof *n);
+		if (!n)
+			return NULL;
+		r->people = n;
+		r->people_cap = ncap;
+	}
+	struct roomset_entry *e = roomset_add(&p->rooms, r);
+	if (!e)
+		return NULL;
+	e->index = r->npeople;
+	e->count = 1;
+	r->people[r->npeople++] = p;
+	return e;
+}
+
+void room_person_remove(struct room *r, struct person *p)
+{
+	struct roomset_entry *e = roomset_find(&p->rooms, r);
+	if (!e)
+		return;
+	size_t index = e->index;
+	roomset_remove(&p->rooms, r);
+	struct person *last = r->people[--r->npeople];
+	if (last != p) {
+		r->people[index] = last;
+		roomset_find(&last->rooms, r)->index = index;
+	}
+}
+
+void room_release_if_unused(struct chatd_server *srv, struct room *r)
+{
+	if (r->count || r->npeople)
+		return;
+	if (r->last_id > 0) { /* keep its id sequence; give back the arrays */
 		free(r->members);
+		free(r->people);
 		r->members = NULL;
-		r->cap = 0;
-		return 0;
+		r->people = NULL;
+		r->cap = r->people_cap = 0;
+		return;
 	}
 	presence_forget(srv, r);
 	strmap_del(&srv->rooms, r->name);
 	room_free(r);
-	return 0;
 }
 
 json_t *room_user_list(const struct room *r, size_t max)
 {
 	json_t *a = json_array();
-	for (size_t i = 0; a && i < r->count && (!max || i < max); i++)
-		json_array_append_new(a, json_string(r->members[i]->name));
+	for (size_t i = 0; a && i < r->npeople && (!max || i < max); i++)
+		json_array_append_new(a, json_string(r->people[i]->name));
 	return a;
 }
 

@@ -10,11 +10,19 @@ struct room *room_get(struct chatd_server *srv, const char *name);
 /* Add c to r (c must not be in r yet); the entry in c->rooms gets the next
  * join stamp. 0, or -1 on OOM (nothing changed). Does not touch c->room. */
 int room_add(struct room *r, struct chatd_client *c);
-/* Remove c from r (no-op when c is not in r); frees the room when it is
- * empty and has no messages. Does not touch c->room. Returns the number of
- * members left (0: r may be gone). */
+/* Remove c from r (no-op when c is not in r). Does not touch c->room and
+ * does not free r (room_release_if_unused). Returns the members left. */
 size_t room_remove(struct chatd_server *srv, struct room *r, struct chatd_client *c);
-/* Member names of r as a new JSON array, at most max names (0 = all). */
+/* Add person p to r's people (p must not be there); its entry in p->rooms
+ * (count 1) is returned, NULL on OOM (nothing changed). */
+struct roomset_entry *room_person_add(struct room *r, struct person *p);
+/* Remove p from r's people (no-op when absent). Does not free r. */
+void room_person_remove(struct room *r, struct person *p);
+/* Free r when nobody is in it (no member, nobody present) and it never had
+ * messages; a room with messages only gives back its arrays. r may be gone
+ * afterwards. */
+void room_release_if_unused(struct chatd_server *srv, struct room *r);
+/* The names present in r as a new JSON array, at most max (0 = all). */
 json_t *room_user_list(const struct room *r, size_t max);
 /* Free every room (shutdown). */
 void room_free_all(struct chatd_server *srv);

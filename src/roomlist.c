@@ -29,14 +29,14 @@ int roomlist_hidden(const struct chatd_server *srv, const char *name)
 static int by_size(const void *a, const void *b)
 {
 	const struct room *x = *(struct room *const *)a, *y = *(struct room *const *)b;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
+	if (x->npeople != y->npeople)
+		return x->npeople > y->npeople ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
 void roomlist_send(struct chatd_server *srv, struct chatd_client *c)
 {
-	struct room **v = malloc((srv->nrooms_live ? srv->nrooms_live : 1) * sizeof *v);
+	struct room **v = malloc((srv->rooms.count ? srv->rooms.count : 1) * sizeof *v);
 	size_t n = 0, pos = 0;
 	void *val;
 	if (!v) {
@@ -45,14 +45,14 @@ void roomlist_send(struct chatd_server *srv, struct chatd_client *c)
 	}
 	while (strmap_next(&srv->rooms, &pos, NULL, &val)) {
 		struct room *r = val;
-		if (r->count && n < srv->nrooms_live && !roomlist_hidden(srv, r->name))
+		if (r->npeople && n < srv->rooms.count && !roomlist_hidden(srv, r->name))
 			v[n++] = r;
 	}
 	qsort(v, n, sizeof *v, by_size);
 	json_t *rooms = json_array();
 	for (size_t i = 0; rooms && i < n && i < ROOMLIST_MAX; i++)
 		json_array_append_new(rooms, json_pack("{s:s,s:I}", "name", v[i]->name, "user_count",
-							(json_int_t)v[i]->count));
+							(json_int_t)v[i]->npeople));
 	json_t *o = json_pack("{s:s,s:o}", "type", "rooms", "rooms", rooms);
 	if (o && n > ROOMLIST_MAX)
 		json_object_set_new(o, "more", json_true());

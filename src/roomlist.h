@@ -12,7 +12,8 @@
 int roomlist_hidden(const struct chatd_server *srv, const char *name);
 
 /* Send c {"type":"rooms","rooms":[{"name":..,"user_count":N},...]}: the
- * listed rooms that have members, biggest first (then by name), at most
+ * listed rooms where somebody is present (user_count: names, as in the
+ * welcome), biggest first (then by name), at most
  * ROOMLIST_MAX, with "more":true when some were left out. */
 void roomlist_send(struct chatd_server *srv, struct chatd_client *c);
 

@@ -1,5 +1,5 @@
 /* A set of rooms keyed by room pointer, each with a small record: the rooms
- * of one connection. Finding, adding and removing a room cost O(1): up to
+ * of one connection, or of one person. Finding, adding and removing a room cost O(1): up to
  * ROOMSET_SCAN_MAX rooms the dense array is scanned (no table at all for the
  * common one-room connection), beyond that an open-addressing table indexes
  * it. Iterate over s->v[0 .. s->n) (unordered). */
@@ -16,8 +16,10 @@ struct room;
 
 struct roomset_entry {
 	struct room *room;   /* borrowed: the set does not own rooms */
-	size_t index;        /* the owner's position in the room's member array */
-	uint64_t seq;        /* when it was last joined (the current room is the highest) */
+	size_t index;        /* the owner's position in the room's member (or people) array */
+	uint64_t seq;        /* a connection's: when it last joined (the current room is the highest) */
+	uint32_t count;      /* a person's: its connections in the room */
+	int64_t until;       /* a person's: with count 0, present until then (grace, monotonic ms) */
 };
 
 struct roomset {

@@ -3,6 +3,7 @@
 #include "chat.h"
 #include "client.h"
 #include "hooks.h"
+#include "identity.h"
 #include "linger.h"
 #include "listener.h"
 #include "log.h"
@@ -351,7 +352,7 @@ void server_teardown(struct chatd_server *srv)
 	presence_stop(srv);
 	plugins_unload_all(srv);
 	room_free_all(srv);
-	strmap_free(&srv->nicks);
+	identity_free_all(srv);
 	size_t pos = 0;
 	void *v;
 	while (strmap_next(&srv->claimed, &pos, NULL, &v))

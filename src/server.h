@@ -10,11 +10,13 @@
 #include "names.h"
 #include "roomset.h"
 #include "sendq.h"
+#include "sha256.h"
 #include "strmap.h"
 
 struct chatd_server;
 struct room;
 struct nick_refusal;
+struct person;
 struct sendbatch;
 
 /* How the core reaches a client's socket; ws.c for real, fakes in tests. */
@@ -32,8 +34,12 @@ struct chatd_client {
 	unsigned refs;
 	uint64_t id;
 	void *transport;            /* struct lws * (or a test fake) */
-	char name[NICK_MAX_BYTES + 1];
-	char fold[NICK_MAX_BYTES * 2 + 1];      /* key in srv->nicks, "" if none */
+	char name[NICK_MAX_BYTES + 1];          /* its person's name (a copy), "" before open */
+	struct person *person;      /* who it is (identity.c); NULL before open and after close */
+	size_t person_index;        /* position in person->conns */
+	int has_session;            /* ?session= given (and valid) */
+	unsigned char session[SHA256_BYTES];    /* SHA-256 of the session key (the key is not kept) */
+	char session_hex[2 * SHA256_BYTES + 1]; /* the same in hex, "" without a session */
 	char requested[NICK_MAX_BYTES * 2 + 1]; /* folded last requested name */
 	char address[64];
 	char join_room[ROOM_MAX_BYTES + 1];     /* room from the handshake (folded) */
@@ -68,12 +74,33 @@ struct chatd_client {
 	struct nick_refusal *name_refusal; /* owned: why CONNECT refused the asked-for name (connect.c) */
 };
 
+/* A person: a name and the connections that share it (one, unless tabs of
+ * one session asked for the same name). srv->nicks maps its folded name to
+ * it. See identity.c. */
+struct person {
+	char name[NICK_MAX_BYTES + 1];
+	char fold[NICK_MAX_BYTES * 2 + 1];      /* its key in srv->nicks */
+	int has_session;
+	unsigned char session[SHA256_BYTES];    /* SHA-256 of its session key */
+	struct chatd_client **conns;            /* its live connections (owned array) */
+	size_t nconns, conns_cap;
+	struct roomset rooms;       /* rooms it is present in (membership.c): index in
+				     * room->people, count = its connections there; count 0
+				     * while held in grace, until = when that ends */
+	int64_t name_until;         /* no connections left: the name is reserved until
+				     * then (monotonic ms); 0 while it has connections */
+	void *timer;                /* identity.c's grace timer, NULL when none */
+};
+
 /* One room. A room that has had messages is kept while empty so its ids
  * are never reused; an empty room without messages is freed. */
 struct room {
 	char name[ROOM_MAX_BYTES + 1];
-	struct chatd_client **members;
+	struct chatd_client **members; /* connections, for the fan-out */
 	size_t count, cap;
+	struct person **people;     /* who is present (a name once however many of its
+				     * connections are here): presence, users, user_count */
+	size_t npeople, people_cap;
 	int64_t last_id;
 	/* Big-room presence coalescing: names that joined / left since the last summary. */
 	char **joined, **left;      /* names listed (at most 50 each) */
@@ -112,7 +139,7 @@ struct chatd_server {
 	void *loop;                 /* struct ev_loop * */
 	struct hooks hooks;
 	struct strmap rooms;        /* name -> struct room * */
-	struct strmap nicks;        /* folded name -> struct chatd_client * */
+	struct strmap nicks;        /* folded name -> struct person * (identity.c) */
 	struct strmap claimed;      /* frame type -> struct claim * */
 	struct loaded_plugin **plugins;
 	int nplugins;

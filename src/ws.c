@@ -2,6 +2,7 @@
 #include "chat.h"
 #include "client.h"
 #include "http.h"
+#include "identity.h"
 #include "linger.h"
 #include "listener.h"
 #include "log.h"
@@ -117,6 +118,15 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	}
 	v = lws_get_urlarg_by_name(wsi, "multi=", arg, sizeof arg);
 	c->multi = v && !strcmp(v, "1"); /* many rooms on this socket (docs/protocol.md) */
+	v = lws_get_urlarg_by_name(wsi, "session=", arg, sizeof arg);
+	const char *bad_session = v ? identity_session(c, v) : NULL; /* keeps only its hash */
+	memset(arg, 0, sizeof arg);
+	if (bad_session) {
+		chat_close(srv, c);
+		client_unref(c);
+		s->client = NULL;
+		return refuse_handshake(wsi, 400, bad_session);
+	}
 	/* A header too long to copy must not pass as an absent one (an origin
 	 * check would then treat it as a non-browser client). */
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof origin ||

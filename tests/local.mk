@@ -38,7 +38,7 @@ CHECK_LDADD = tests/libtestcore.a $(CORE_LIBS) $(CHECK_LIBS)
 CHECK_CFLAGS_ALL = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS) $(LWS_CFLAGS)
 
 CHECK_SUITES += tests/check_config tests/check_names tests/check_hooks tests/check_sendq \
-	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy tests/check_sdk
+	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy tests/check_sdk tests/check_people
 
 tests_check_config_SOURCES = tests/check_config.c
 tests_check_config_CFLAGS = $(CHECK_CFLAGS_ALL)
@@ -55,6 +55,9 @@ tests_check_sendq_LDADD = $(CHECK_LDADD)
 tests_check_chat_SOURCES = tests/check_chat.c
 tests_check_chat_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_chat_LDADD = $(CHECK_LDADD)
+tests_check_people_SOURCES = tests/check_people.c
+tests_check_people_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_people_LDADD = $(CHECK_LDADD)
 tests_check_rooms_SOURCES = tests/check_rooms.c
 tests_check_rooms_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_rooms_LDADD = $(CHECK_LDADD)

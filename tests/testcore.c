@@ -2,6 +2,7 @@
 #include "chat.h"
 #include "client.h"
 #include "hooks.h"
+#include "identity.h"
 #include "request.h"
 #include "serverloop.h"
 
@@ -89,6 +90,12 @@ struct chatd_client *tc_connect_opts(struct testcore *tc, const char *room, cons
 	if (since)
 		c->since = strtoll(since, NULL, 10);
 	c->multi = opts->multi;
+	if (opts->session && identity_session(c, opts->session)) {
+		chat_close(&tc->srv, c);
+		client_unref(c);
+		request_clear(&req);
+		return NULL;
+	}
 	c->request = &req;
 	const char *reason = NULL;
 	int status = chat_handshake(&tc->srv, c, NULL, "localhost", &reason);

@@ -44,6 +44,7 @@ struct tc_opts {
 	 * by '\n'. Either may be NULL. */
 	const char *query;
 	const char *headers;
+	const char *session;       /* ?session=KEY (must be valid), NULL for none */
 };
 /* Connect to /ws/room (any case: folded as the handshake does) with opts;
  * same returns as tc_connect. */

@@ -319,7 +319,9 @@ struct chatd_api {
 	uint64_t (*client_id)(const chatd_client *c);               /* unique, never reused */
 	/* Per-plugin slot on each client: returns a pointer to a void* (NULL first). */
 	void **(*client_slot)(chatd_plugin *self, chatd_client *c);
-	/* Find a connected client by nickname (case-insensitive), NULL if none. */
+	/* Find a connected client by nickname (case-insensitive), NULL if none.
+	 * With several connections of that person (tabs), one of them (the one
+	 * that connected last): client_person_clients gives the others. */
 	chatd_client *(*client_find)(chatd_plugin *self, const char *name);
 	/* Close a client with a WebSocket close code (1008 ...); async, safe in hooks. */
 	void (*client_close)(chatd_client *c, int code, const char *reason);
@@ -371,8 +373,8 @@ struct chatd_api {
 	int64_t (*monotonic_ms)(void);
 
 	/* ---- Added for issue 16 (many rooms per connection). Check
-	 * api->size > offsetof(struct chatd_api, MEMBER) before use: a core
-	 * older than these has no such member. ---- */
+	 * CHATD_API_HAS(api, member) (below) before use: a core older than
+	 * these has no such member. ---- */
 
 	/* 1 when c is a member of r, else 0 (r may be NULL: 0). O(1). A
 	 * connection may be in many rooms; client_room is only its current one. */
@@ -417,6 +419,23 @@ struct chatd_api {
 	 * after its welcome (code and message borrowed, copied; NULL for
 	 * "name_refused" and a default text). */
 	void (*connect_refuse_name)(struct chatd_connect_event *ev, const char *code, const char *message);
+
+	/* ---- Added for issue 16 (people and sessions); check
+	 * CHATD_API_HAS(api, member) as above. A person is a name with its
+	 * connections: the connections of one session (?session=KEY) that asked
+	 * for the same name share it (several tabs); a connection without a
+	 * session is a person alone. */
+
+	/* The session of c as 64 lower-case hex digits (SHA-256 of its
+	 * ?session= key; the key itself is never kept), or NULL when c has none.
+	 * Borrowed, valid while c lives. Stable across connections and restarts:
+	 * name + session identifies a person (e.g. to keep per-person state). */
+	const char *(*client_session)(const chatd_client *c);
+	/* Write up to max of the connections of c's person (c first, the rest
+	 * in no particular order) to out (borrowed, valid during the hook: a
+	 * connection may close after it) and return how many there are (more
+	 * than max when out was too short). To tell every tab of a person. */
+	size_t (*client_person_clients)(const chatd_client *c, chatd_client **out, size_t max);
 };
 
 /* 1 when the core's api table has `member` (a plugin built against a newer

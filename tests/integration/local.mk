@@ -19,7 +19,8 @@ TESTS += \
 	tests/integration/test_rooms.py \
 	tests/integration/test_proxy.py \
 	tests/integration/test_sdk_request.py \
-	tests/integration/test_startup.py
+	tests/integration/test_startup.py \
+	tests/integration/test_people.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
 

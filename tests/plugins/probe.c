@@ -8,7 +8,8 @@
  * - counts every event it sees in counters named after the event; with the
  *   issue 16 members (api->client_in_room, client_rooms): "leave_member" for
  *   a LEAVE while the client is still in the room, "disconnect_roomless" for
- *   a DISCONNECT of a client in no room; the probe answer lists "rooms"
+ *   a DISCONNECT of a client in no room; the probe answer lists "rooms",
+ *   and "person_clients" and "session" (api->client_person_clients, client_session)
  */
 #include <chatd/plugin.h>
 
@@ -121,6 +122,11 @@ static int on_probe(int id, void *event, void *ud)
 	chatd_frame *f = p->api->frame_new("probe");
 	p->api->frame_set_str(f, "name", p->api->client_name(ev->client));
 	p->api->frame_set_str(f, "room", ev->room ? p->api->room_name(ev->room) : NULL);
+	if (p->api->size >= offsetof(struct chatd_api, client_person_clients) + sizeof p->api->client_person_clients) {
+		chatd_client *tabs[4];
+		p->api->frame_set_int(f, "person_clients", (int64_t)p->api->client_person_clients(ev->client, tabs, 4));
+		p->api->frame_set_str(f, "session", p->api->client_session(ev->client));
+	}
 	if (has_rooms_api(p->api)) {
 		chatd_room *rooms[8];
 		size_t n = p->api->client_rooms(ev->client, rooms, 8);
