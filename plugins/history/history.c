@@ -11,7 +11,7 @@
  *   busy_timeout = 100         ms to wait for a database locked by another process
  *   search_budget = 20         ms one search may take (then it answers what it found)
  *   check_max_mb = 64          PRAGMA quick_check at start up to this size (0 = never)
- *   commit_delay = 2           ms between two commits while the loop is busy (0 = no wait)
+ *   commit_delay = 2           ms between two commits under sustained load (0 = no wait)
  *
  * Durability: the STORE hook holds each message (api->hold_keep) and queues
  * it; LOOP_IDLE writes the whole queue in one transaction and only then
@@ -19,13 +19,16 @@
  * (its acknowledgement) only once it is committed. A failed commit releases
  * them with ok = 0: they are delivered and their senders get "not_stored".
  * Group commit waits only when waiting buys something: a commit costs far
- * more than a row, but a lone message gains nothing from waiting. So
- * LOOP_IDLE commits at once while the loop has time to spare (its
- * loop_load_pct below COMMIT_BUSY_PCT) or when the last commit started
- * commit_delay ms ago or more; only a busy loop that committed less than
- * commit_delay ago lets the queue gather until then (a one-shot timer wakes
- * the loop), so commits come at most once per commit_delay however fast
- * messages arrive. COMMIT_BATCH_MAX queued always commit at once.
+ * more than a row, but a lone message gains nothing from waiting. Commits
+ * draw on a budget that grows by one commit per commit_delay ms, up to
+ * COMMIT_BURST commits: LOOP_IDLE commits the queue at once while the
+ * budget holds a commit, so a message that comes alone (or in a burst of a
+ * few) is stored and released in the iteration that read it. Only when
+ * messages keep coming faster than one commit per commit_delay is the
+ * budget spent; then the queue gathers until the next commit is earned (a
+ * one-shot timer wakes the loop), so under sustained load commits come at
+ * most once per commit_delay and many messages share each. COMMIT_BATCH_MAX
+ * queued always commit at once.
  *
  * Faults at run time (full disk, a file system gone read-only, a damaged
  * file): writes fail as above, reads answer "internal"; chat goes on, each
@@ -76,7 +79,7 @@
 #define INDEX_LOAD_RETRY_MS 100 /* then look again this much later */
 #define SEARCH_INDEX_ROWS 512  /* rows per batch when a search catches the index up */
 #define COMMIT_BATCH_MAX 1024  /* commit at once with this many queued, whatever commit_delay */
-#define COMMIT_BUSY_PCT 50     /* from this loop_load_pct on, commits come at most once per commit_delay */
+#define COMMIT_BURST 8         /* commits in a row at once before commit_delay spaces them */
 
 struct history_options {
 	char file[1024];
@@ -118,7 +121,8 @@ struct history {
 				   * (one-shot: the core frees it after it fires, and
 				   * cancels it before cleanup) */
 	int64_t index_timer_due;  /* monotonic ms it fires at */
-	int64_t last_commit_us;   /* monotonic us the last commit started; 0 before the first */
+	int64_t commit_credit_us; /* the commit budget, in us of commit_delay: see commit_due */
+	int64_t credit_at_us;     /* monotonic us it was last brought up to date */
 	chatd_timer *commit_timer; /* wakes the loop for a delayed commit; NULL when none
 				    * (one-shot, like index_timer) */
 };
@@ -378,7 +382,8 @@ static void flush_batch(struct history *h)
 {
 	if (!h->nq)
 		return;
-	h->last_commit_us = monotonic_us();
+	int64_t cost_us = h->opt.commit_delay_ms * 1000;
+	h->commit_credit_us = h->commit_credit_us > cost_us ? h->commit_credit_us - cost_us : 0;
 	char *refused = calloc(h->nq, 1);
 	int committed = refused && write_batch(h, refused) == 0;
 	int64_t stored = 0;
@@ -614,21 +619,26 @@ static void on_commit_timer(chatd_timer *t, void *userdata)
 }
 
 /*
- * Whether the queue is committed in this iteration (load_pct: how busy the
- * loop is). At once when the loop is not busy, when the last commit started
- * commit_delay ago or more (nothing recent to share a transaction with), or
- * when the queue is full; else the queue gathers until commit_delay after
- * the last commit, and a timer makes sure the loop wakes then.
+ * Whether the queue is committed in this iteration: when the commit budget
+ * holds a commit, or the queue is full. The budget is time: it grows by the
+ * time that passes, up to COMMIT_BURST * commit_delay, and each commit
+ * spends commit_delay (flush_batch). Otherwise the queue gathers until the
+ * budget holds a commit again, and a timer makes sure the loop wakes then.
  */
-static int commit_due(struct history *h, int64_t load_pct)
+static int commit_due(struct history *h)
 {
 	if (!h->nq)
 		return 0;
-	int64_t wait_us = h->last_commit_us + h->opt.commit_delay_ms * 1000 - monotonic_us();
-	if (load_pct < COMMIT_BUSY_PCT || wait_us <= 0 || h->nq >= COMMIT_BATCH_MAX || h->last_commit_us <= 0)
+	int64_t now = monotonic_us(), cost_us = h->opt.commit_delay_ms * 1000;
+	h->commit_credit_us += now - h->credit_at_us;
+	h->credit_at_us = now;
+	if (h->commit_credit_us > COMMIT_BURST * cost_us)
+		h->commit_credit_us = COMMIT_BURST * cost_us;
+	if (h->commit_credit_us >= cost_us || h->nq >= COMMIT_BATCH_MAX)
 		return 1;
 	if (!h->commit_timer)
-		h->commit_timer = h->api->timer_add(h->self, (wait_us + 999) / 1000, 0, on_commit_timer, h);
+		h->commit_timer = h->api->timer_add(h->self, (cost_us - h->commit_credit_us + 999) / 1000, 0,
+						    on_commit_timer, h);
 	return !h->commit_timer; /* NULL without a loop (chatd -t) */
 }
 
@@ -637,7 +647,7 @@ static int on_loop_idle(int event_id, void *event, void *userdata)
 	struct history *h = userdata;
 	const struct chatd_plain_event *ev = event;
 	(void)event_id;
-	int stored = commit_due(h, ev->loop_load_pct);
+	int stored = commit_due(h);
 	if (stored) {
 		if (h->commit_timer) {
 			h->api->timer_cancel(h->commit_timer);
