@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -64,6 +65,7 @@ static struct opts {
 	int mode;
 	int rooms, members;
 	int publishers;  /* members 0..publishers-1 of a room send its messages in turn */
+	int poisson;     /* random (exponential) gaps between a room's messages, same mean rate */
 	double rate;     /* messages/s per room */
 	double duration; /* measured seconds */
 	double warmup;
@@ -163,6 +165,7 @@ static struct g {
 	/* schedule */
 	uint64_t t0, win_start, win_end, period_ns;
 	uint64_t *next_seq;
+	uint64_t *due;      /* --poisson: each room's next due time */
 	uint64_t *step_seq0;
 	uint64_t *sent_win;
 	/* --serve: commands on stdin */
@@ -981,8 +984,18 @@ static double settle(uint64_t quiet_ns, uint64_t max_ns)
 	return (double)(g.last_frame_ns - start) / 1e9;
 }
 
+/* A random gap with the mean of the period (exponential): a room's messages
+ * then arrive as a Poisson process, bursts included. */
+static uint64_t poisson_gap(void)
+{
+	double u = (double)((rnd() >> 11) + 1) / 9007199254740992.0; /* (0, 1] */
+	return (uint64_t)(-log(u) * (double)g.period_ns);
+}
+
 static uint64_t due_time(int r)
 {
+	if (o.poisson)
+		return g.due[r];
 	return g.t0 + (uint64_t)r * g.period_ns / (uint64_t)o.rooms + (g.next_seq[r] - g.step_seq0[r]) * g.period_ns;
 }
 
@@ -1000,6 +1013,8 @@ static void publish_due(uint64_t now)
 			if (due > now || due >= g.win_end)
 				break;
 			uint64_t seq = ++g.next_seq[r]; /* seq starts at 1 */
+			if (o.poisson)
+				g.due[r] += poisson_gap();
 			g.sent_total++;
 			if (due >= g.win_start) {
 				g.sent_win[r]++;
@@ -1074,8 +1089,8 @@ static void json_common(FILE *f, const char *mode)
 	fprintf(f, "{\"tool\":\"chatd-loadgen\",\"version\":" VERSION ",\"label\":\"%s\",\"mode\":\"%s\",\"proto\":\"%s\"",
 		o.label, mode, proto_names[o.proto]);
 	fprintf(f, ",\"busy_poll\":%s", o.busy_poll ? "true" : "false");
-	fprintf(f, ",\"host\":\"%s\",\"port\":%d,\"path_template\":\"%s\",\"rooms\":%d,\"members\":%d,\"publishers\":%d,\"sockets\":%d",
-		o.host, o.port, o.path_tmpl, o.rooms, o.members, o.publishers, g.n);
+	fprintf(f, ",\"host\":\"%s\",\"port\":%d,\"path_template\":\"%s\",\"rooms\":%d,\"members\":%d,\"publishers\":%d,\"poisson\":%s,\"sockets\":%d",
+		o.host, o.port, o.path_tmpl, o.rooms, o.members, o.publishers, o.poisson ? "true" : "false", g.n);
 	double cs = g.t_last_ready > g.t_connect_start ? (double)(g.t_last_ready - g.t_connect_start) / 1e9 : 0;
 	fprintf(f, ",\"connect\":{\"ok\":%d,\"failed\":%d,\"seconds\":%.3f,\"per_s\":%.1f,\"concurrency\":%d", g.ready,
 		g.failed, cs, cs > 0 ? g.ready / cs : 0, o.concurrency);
@@ -1143,6 +1158,8 @@ static void load_step(int step)
 	g.period_ns = (uint64_t)(1e9 / o.rate);
 	g.t0 = now_ns() + 5000000ull;
 	g.win_start = g.t0 + (uint64_t)(o.warmup * 1e9);
+	for (int r = 0; o.poisson && r < o.rooms; r++)
+		g.due[r] = g.t0 + poisson_gap();
 	g.win_end = g.win_start + (uint64_t)(o.duration * 1e9);
 	uint64_t drain_end = g.win_end + (uint64_t)(o.drain * 1e9);
 	struct pstat s0 = {0}, s1 = {0};
@@ -1392,6 +1409,8 @@ static void usage(FILE *f)
 		"  --publishers K        members 0..K-1 of each room publish in turn (default 1): each sends\n"
 		"                        rate/K messages/s, e.g. to stay under a per-connection rate limit\n"
 		"  --rate X              messages/s per room, open loop (default 10)\n"
+		"  --poisson             random gaps between a room's messages (a Poisson process of that\n"
+		"                        mean rate: bursts and lulls) instead of a fixed schedule\n"
 		"  --duration S          measured seconds (default 5)  --warmup S (default 1)  --drain S (default 2)\n"
 		"  --size B              payload text bytes (default 100)\n"
 		"  --server-pid PID      read the server's CPU and RSS from /proc\n"
@@ -1416,7 +1435,7 @@ int main(int argc, char **argv)
 	enum {
 		OPT_HOST = 256, OPT_PORT, OPT_PATH, OPT_SUB, OPT_PROTO, OPT_ROOMS, OPT_MEMBERS, OPT_RATE, OPT_DUR, OPT_WARM, OPT_DRAIN, OPT_SIZE,
 		OPT_PID, OPT_CONN, OPT_STORM, OPT_SRC, OPT_CONC, OPT_SETTLE, OPT_CTO, OPT_HOLD, OPT_SQ, OPT_STO, OPT_NONAMES, OPT_LABEL, OPT_QUIET, OPT_BUSY, OPT_SERVE,
-		OPT_PUBS, OPT_HELP
+		OPT_PUBS, OPT_POISSON, OPT_HELP
 	};
 	static const struct option lo[] = {
 		{"host", 1, 0, OPT_HOST},         {"port", 1, 0, OPT_PORT},           {"path-template", 1, 0, OPT_PATH},
@@ -1428,6 +1447,7 @@ int main(int argc, char **argv)
 		{"connect-timeout", 1, 0, OPT_CTO}, {"hold", 1, 0, OPT_HOLD},         {"storm-quiet", 1, 0, OPT_SQ},
 		{"storm-timeout", 1, 0, OPT_STO}, {"no-names", 0, 0, OPT_NONAMES},    {"label", 1, 0, OPT_LABEL},
 		{"busy-poll", 0, 0, OPT_BUSY},   {"serve", 0, 0, OPT_SERVE},   {"quiet", 0, 0, OPT_QUIET},       {"publishers", 1, 0, OPT_PUBS},
+		{"poisson", 0, 0, OPT_POISSON},
 		{"help", 0, 0, OPT_HELP},           {0, 0, 0, 0},
 	};
 	int conc_set = 0, opt;
@@ -1446,6 +1466,7 @@ int main(int argc, char **argv)
 		case OPT_ROOMS: o.rooms = atoi(optarg); break;
 		case OPT_MEMBERS: o.members = atoi(optarg); break;
 		case OPT_PUBS: o.publishers = atoi(optarg); break;
+		case OPT_POISSON: o.poisson = 1; break;
 		case OPT_RATE: o.rate = atof(optarg); break;
 		case OPT_DUR: o.duration = atof(optarg); break;
 		case OPT_WARM: o.warmup = atof(optarg); break;
@@ -1517,7 +1538,8 @@ int main(int argc, char **argv)
 	g.next_seq = calloc((size_t)o.rooms, sizeof *g.next_seq);
 	g.sent_win = calloc((size_t)o.rooms, sizeof *g.sent_win);
 	g.step_seq0 = calloc((size_t)o.rooms, sizeof *g.step_seq0);
-	if (!g.c || !g.next_seq || !g.sent_win || !g.step_seq0)
+	g.due = calloc((size_t)o.rooms, sizeof *g.due);
+	if (!g.c || !g.next_seq || !g.sent_win || !g.step_seq0 || !g.due)
 		die("out of memory");
 	for (int i = 0; i < g.n; i++)
 		g.c[i].fd = -1;

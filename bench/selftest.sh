@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-$PY wstest_server.py --port "$port" --seconds 8 > selftest-server.out &
+$PY wstest_server.py --port "$port" --seconds 10 > selftest-server.out &
 spid=$!
 trap 'kill $spid 2>/dev/null || true' EXIT
 sleep 0.7
@@ -17,6 +17,9 @@ sleep 0.7
 # 64-bit frame lengths too
 ./loadgen --port "$port" --rooms 1 --members 2 --rate 5 --duration 1 --warmup 0.2 --size 70000 \
 	--label selftest-big --quiet > selftest-loadgen-big.out
+# random (Poisson) gaps between a room's messages
+./loadgen --port "$port" --rooms 2 --members 2 --rate 20 --poisson --duration 1 --warmup 0.2 \
+	--label selftest-poisson --quiet > selftest-loadgen-poisson.out
 wait $spid && srv=0 || srv=$?
 trap - EXIT
 $PY - "$srv" <<'PYEOF'
@@ -24,14 +27,16 @@ import json, sys
 srv = int(sys.argv[1])
 g = json.load(open("selftest-loadgen.out"))
 big = json.load(open("selftest-loadgen-big.out"))
+poi = json.load(open("selftest-loadgen-poisson.out"))
 s = json.load(open("selftest-server.out"))
 ok = (srv == 0 and g["connect"]["ok"] == 6 and g["lost"] == 0 and g["delivered"] > 0
       and g["delivered"] == g["expected"] and g["frames"]["pings"] > 0 and not g["errors"]
       and g["frames"]["foreign"] == 0 and big["lost"] == 0 and big["delivered"] == big["expected"] > 0
       # the messages of the warm-up have their own histogram
       and g["warmup_latency_us"]["n"] > 0
-      # 2 x 3 publishers in the first run, member 0 alone in the second
-      and g["publishers"] == 3 and s["senders"] == 2 * 3 + 1)
+      # 2 x 3 publishers in the first run, member 0 alone in the second, 2 rooms' member 0 in the third
+      and g["publishers"] == 3 and s["senders"] == 2 * 3 + 1 + 2
+      and poi["poisson"] and poi["lost"] == 0 and poi["delivered"] == poi["expected"] > 0)
 # a sweep step's warm-up: 1 s + 16 messages per receiver, that part capped at 4 s
 sys.path.insert(0, ".")
 import sweep
