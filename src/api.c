@@ -8,6 +8,8 @@
 #include "msgevent.h"
 #include "publish.h"
 #include "request.h"
+#include "pending.h"
+#include "remote.h"
 #include "room.h"
 
 #include <ev.h>
@@ -167,8 +169,17 @@ static size_t api_client_person_clients(const chatd_client *c, chatd_client **ou
 static void api_broadcast(chatd_room *r, chatd_frame *f, const chatd_client *except, int flags)
 {
 	struct room *room = (struct room *)r;
+	struct outbuf *b = frame_encoded(f);
+	if (!b)
+		return;
 	if (room->count)
-		publish_to_room(room->members[0]->srv, room, frame_encoded(f), except, flags);
+		publish_to_room(room->srv, room, b, except, flags & ~CHATD_SEND_LOCAL);
+	/* a frame of a plugin's own may go to the room's members on other nodes too */
+	if (!(flags & CHATD_SEND_LOCAL) && hooks_any(&room->srv->hooks, CHATD_EV_BROADCAST)) {
+		struct chatd_broadcast_event ev = { .size = sizeof ev, .room = r, .json = (const char *)outbuf_payload(b),
+						    .len = b->len, .flags = flags };
+		hooks_dispatch(&room->srv->hooks, CHATD_EV_BROADCAST, &ev);
+	}
 }
 
 static int api_frame_get_str(const void *json, const char *key, const char **out)
@@ -191,6 +202,25 @@ static int api_frame_get_int(const void *json, const char *key, int64_t *out)
 		return -1;
 	*out = json_integer_value(v);
 	return 1;
+}
+
+static chatd_room *api_room_find(chatd_plugin *self, const char *name)
+{
+	char key[ROOM_MAX_BYTES + 1];
+	size_t n = 0;
+	for (; name[n] && n < ROOM_MAX_BYTES; n++)
+		key[n] = (char)(name[n] >= 'A' && name[n] <= 'Z' ? name[n] + 32 : name[n]);
+	if (name[n])
+		return NULL;
+	key[n] = 0;
+	return strmap_get(&LP(self)->srv->rooms, key);
+}
+
+static void api_room_raise_last_id(chatd_room *r, int64_t id)
+{
+	struct room *room = (struct room *)r;
+	if (id > room->last_id)
+		room->last_id = id;
 }
 
 static void timer_unlink(struct chatd_timer *t)
@@ -342,4 +372,12 @@ const struct chatd_api chatd_api_table = {
 	.connect_refuse_name = connect_refuse_name,
 	.client_session = api_client_session,
 	.client_person_clients = api_client_person_clients,
+	.room_find = api_room_find,
+	.room_deliver = publish_deliver,
+	.room_raise_last_id = api_room_raise_last_id,
+	.room_remote = remote_change,
+	.pending_keep = pending_keep,
+	.pending_release = pending_release,
+	.frame_parse = (chatd_frame * (*)(const char *, size_t)) frame_parse,
+	.name_fold = nick_fold,
 };

@@ -27,6 +27,25 @@ struct chatd_frame *frame_new(const char *type)
 	return f;
 }
 
+struct chatd_frame *frame_parse(const char *json, size_t len)
+{
+	if (!json)
+		return NULL;
+	json_t *obj = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return NULL;
+	}
+	struct chatd_frame *f = calloc(1, sizeof *f);
+	if (!f || !(f->cache = outbuf_new(json, len))) {
+		free(f);
+		json_decref(obj);
+		return NULL;
+	}
+	f->obj = obj;
+	return f;
+}
+
 void frame_free(struct chatd_frame *f)
 {
 	if (!f)

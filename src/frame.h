@@ -24,6 +24,9 @@ void frame_set_int(struct chatd_frame *f, const char *key, int64_t value);
 void frame_set_bool(struct chatd_frame *f, const char *key, int value);
 /* Append child (steals) to array key. */
 void frame_push(struct chatd_frame *f, const char *key, struct chatd_frame *child);
+/* A frame from JSON text (an object; duplicate keys refused), its encoded
+ * form the text itself until changed. NULL when it is not one, or on OOM. */
+struct chatd_frame *frame_parse(const char *json, size_t len);
 /* The encoded form, encoded at most once per change (borrowed). NULL on OOM. */
 struct outbuf *frame_encoded(struct chatd_frame *f);
 

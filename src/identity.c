@@ -1,4 +1,5 @@
 #include "identity.h"
+#include "hooks.h"
 #include "log.h"
 #include "membership.h"
 #include "sha256.h"
@@ -194,6 +195,8 @@ int identity_rename(struct chatd_server *srv, struct chatd_client *c, const char
 	return 0; /* no variant free: the name stays */
 }
 
+static void person_release(struct chatd_server *srv, struct person *p);
+
 /* monotonic_us in ms */
 static int64_t mono_ms(void) { return monotonic_us() / 1000; }
 
@@ -221,7 +224,7 @@ void identity_detach(struct chatd_server *srv, struct chatd_client *c)
 		return;
 	}
 	membership_expire_held(srv, p, INT64_MAX); /* nothing held is left behind */
-	person_free(srv, p);
+	person_release(srv, p);
 }
 
 /* The timer: expire what is due, free a person whose name's grace is over. */
@@ -235,7 +238,7 @@ static void person_timer_fired(struct ev_loop *loop, ev_timer *w, int revents)
 	membership_expire_held(srv, p, now);
 	if (!p->nconns && p->name_until && p->name_until <= now) {
 		membership_expire_held(srv, p, INT64_MAX);
-		person_free(srv, p);
+		person_release(srv, p);
 		return;
 	}
 	identity_schedule(srv, p);
@@ -268,6 +271,89 @@ void identity_schedule(struct chatd_server *srv, struct person *p)
 	int64_t wait = due - mono_ms();
 	ev_timer_init(&t->w, person_timer_fired, wait > 0 ? (double)wait / 1000.0 : 0., 0.);
 	ev_timer_start(srv->loop, &t->w);
+}
+
+/* ---- names decided by a plugin (CHATD_EV_NAME_CLAIM) ---- */
+
+/* Add a candidate (copied) unless its key is there already. 0, or -1 on OOM. */
+static int add_candidate(char **names, char **folds, int *count, const char *name, const char *key)
+{
+	for (int i = 0; i < *count; i++)
+		if (!strcmp(folds[i], key))
+			return 0;
+	if (!(names[*count] = strdup(name)))
+		return -1;
+	if (!(folds[*count] = strdup(key))) {
+		free(names[*count]);
+		return -1;
+	}
+	(*count)++;
+	return 0;
+}
+
+/* Guest names free here, up to max candidates in all. */
+static int add_guests(struct chatd_server *srv, char **names, char **folds, int max, int *count)
+{
+	char name[NICK_MAX_BYTES + 1], key[sizeof ((struct person *)0)->fold];
+	for (int tries = 0; *count < max && tries < 1000; tries++) {
+		srv->rng = srv->rng * 1103515245u + 12345u;
+		unsigned v = (srv->rng >> 8) % 90000 + 10000;
+		snprintf(name, sizeof name, "guest-%u", v);
+		nick_fold(name, key, sizeof key);
+		if (!strmap_get(&srv->nicks, key) && add_candidate(names, folds, count, name, key))
+			return -1;
+	}
+	return 0;
+}
+
+int identity_candidates(struct chatd_server *srv, struct chatd_client *c, const char *wanted, char **names,
+			char **folds, int max, int *count)
+{
+	char name[NICK_MAX_BYTES + 1], key[sizeof ((struct person *)0)->fold];
+	struct person *p = c->person; /* a rename: its own name counts as free */
+	*count = 0;
+	for (unsigned n = 1; wanted && n < MAX_VARIANTS && *count < max - IDENTITY_GUEST_CANDIDATES; n++) {
+		candidate(wanted, n, name, sizeof name);
+		nick_fold(name, key, sizeof key);
+		struct person *owner = strmap_get(&srv->nicks, key);
+		if (!p && owner && same_session(owner, c)) { /* another tab of a person here */
+			if (attach(owner, c))
+				return -1;
+			identity_schedule(srv, owner);
+			return 1;
+		}
+		if ((!owner || owner == p) && add_candidate(names, folds, count, name, key))
+			return -1;
+	}
+	return add_guests(srv, names, folds, max, count) ? -1 : 0;
+}
+
+int identity_take(struct chatd_server *srv, struct chatd_client *c, const char *name)
+{
+	char key[sizeof ((struct person *)0)->fold];
+	nick_fold(name, key, sizeof key);
+	struct person *owner = strmap_get(&srv->nicks, key), *p = c->person;
+	if (p) /* a rename */
+		return !owner || owner == p ? take(srv, p, name, key) : identity_rename(srv, c, name);
+	if (!owner)
+		return person_new(srv, c, name, key);
+	if (same_session(owner, c)) {
+		if (attach(owner, c))
+			return -1;
+		identity_schedule(srv, owner);
+		return 0;
+	}
+	return identity_claim(srv, c, name); /* taken here meanwhile: a variant */
+}
+
+/* p goes for good: CHATD_EV_NAME_RELEASE, then free it. */
+static void person_release(struct chatd_server *srv, struct person *p)
+{
+	if (p->fold[0] && hooks_any(&srv->hooks, CHATD_EV_NAME_RELEASE)) {
+		struct chatd_name_release_event ev = { .size = sizeof ev, .name = p->name, .fold = p->fold };
+		hooks_dispatch(&srv->hooks, CHATD_EV_NAME_RELEASE, &ev);
+	}
+	person_free(srv, p);
 }
 
 struct person *identity_find(struct chatd_server *srv, const char *name)

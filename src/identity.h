@@ -52,6 +52,23 @@ void identity_detach(struct chatd_server *srv, struct chatd_client *c);
  * without connections is freed, its name free again.
  */
 void identity_schedule(struct chatd_server *srv, struct person *p);
+/* Guest names at the end of a candidate list. */
+#define IDENTITY_GUEST_CANDIDATES 8
+
+/*
+ * Names c could get when a plugin decides (CHATD_EV_NAME_CLAIM): at open (c
+ * has no person) wanted's variants held by nobody here; for a rename those
+ * held by nobody or by c's own person; then IDENTITY_GUEST_CANDIDATES guest
+ * names (wanted NULL: guests only); at most max in all, with their folds
+ * (new strings in names/folds, *count of them). Returns 0; 1 when at open c
+ * simply became one more connection of a person of its own session here
+ * (nothing to claim); -1 on OOM (what was made is in names/folds).
+ */
+int identity_candidates(struct chatd_server *srv, struct chatd_client *c, const char *wanted, char **names,
+			char **folds, int max, int *count);
+/* Give c (at open) or c's person (a rename) the name a plugin granted
+ * (normalised): a variant of it should it be taken here meanwhile. 0, -1 on OOM. */
+int identity_take(struct chatd_server *srv, struct chatd_client *c, const char *name);
 /* The person holding name (any case), or NULL. */
 struct person *identity_find(struct chatd_server *srv, const char *name);
 /* Free every person and its timer (teardown, after every client is gone). */

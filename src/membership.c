@@ -1,8 +1,10 @@
 #include "membership.h"
 #include "client.h"
 #include "hooks.h"
+#include "pending.h"
 #include "presence.h"
 #include "publish.h"
+#include "remote.h"
 #include "room.h"
 
 #include <jansson.h>
@@ -22,12 +24,13 @@ void membership_welcome(struct chatd_server *srv, struct chatd_client *c, struct
 	 * joiner's own first); user_count and `who` give the whole picture. */
 	size_t max = presence_coalesced(srv, r) ? (size_t)srv->cfg.big_room_members : 0;
 	json_t *users = room_user_list(r, max);
-	if (max && users && json_array_size(users) == max && r->npeople > max) {
+	size_t count = room_user_count(r);
+	if (max && users && json_array_size(users) == max && count > max) {
 		json_array_insert_new(users, 0, json_string(c->name));
 		json_array_remove(users, max);
 	}
 	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:I,s:s,s:o,s:I}", "type", "welcome", "room", r->name, "username",
-			      c->name, "users", users, "user_count", (json_int_t)r->npeople, "server",
+			      c->name, "users", users, "user_count", (json_int_t)count, "server",
 			      "chatd/" PACKAGE_VERSION, "limits", limits, "last_id", (json_int_t)r->last_id);
 	if (o && c->multi)
 		json_object_set_new(o, "multi", json_true());
@@ -35,10 +38,21 @@ void membership_welcome(struct chatd_server *srv, struct chatd_client *c, struct
 		client_send_json(c, o, CHATD_SEND_NORMAL);
 }
 
-/* A join (joined = 1) or leave notice for name in r: one system frame to
- * every member, or a line of the next summary in a big room. */
-static void announce(struct chatd_server *srv, struct room *r, const char *name, int joined, int coalesced)
+/* A join (joined = 1) or leave notice for name (fold: its key) in r: one
+ * system frame to every member, or a line of the next summary in a big
+ * room. None when the name is present through another node all the while
+ * (remote.c), and a PRESENCE event for plugins either way. */
+static void announce(struct chatd_server *srv, struct room *r, const char *name, const char *fold, int joined,
+		     int coalesced)
 {
+	if (hooks_any(&srv->hooks, CHATD_EV_PRESENCE)) {
+		struct chatd_presence_event ev = { .size = sizeof ev, .room = (chatd_room *)r,
+						   .change = joined ? CHATD_PRESENCE_ENTER : CHATD_PRESENCE_LEAVE,
+						   .name = name, .fold = fold };
+		hooks_dispatch(&srv->hooks, CHATD_EV_PRESENCE, &ev);
+	}
+	if (!r->count || remote_has(r, fold))
+		return;
 	if (coalesced) {
 		presence_note(srv, r, name, joined);
 		return;
@@ -96,21 +110,18 @@ void membership_expire_held(struct chatd_server *srv, struct person *p, int64_t 
 		struct room *r = e->room;
 		int coalesced = presence_coalesced(srv, r);
 		room_person_remove(r, p); /* e moves or goes: not used below */
-		if (r->count)
-			announce(srv, r, p->name, 0, coalesced);
+		announce(srv, r, p->name, p->fold, 0, coalesced);
 		room_release_if_unused(srv, r);
 	}
 }
 
-int membership_join(struct chatd_server *srv, struct chatd_client *c, const char *name, int64_t since, int first)
+/* c enters r now: membership, welcome, notice, JOIN hooks. */
+static int join_now(struct chatd_server *srv, struct chatd_client *c, struct room *r, int64_t since, int first)
 {
-	struct room *r = room_get(srv, name);
 	int entered = -1;
-	if (!r || room_add(r, c) || (entered = c->person ? people_enter(r, c->person) : 1) < 0) {
-		if (r) {
-			room_remove(srv, r, c);
-			room_release_if_unused(srv, r);
-		}
+	if (room_add(r, c) || (entered = c->person ? people_enter(r, c->person) : 1) < 0) {
+		room_remove(srv, r, c);
+		room_release_if_unused(srv, r);
 		client_send_error(c, "internal", "out of memory", 0);
 		client_close(c, 1011, "out of memory");
 		return -1;
@@ -118,13 +129,72 @@ int membership_join(struct chatd_server *srv, struct chatd_client *c, const char
 	c->room = r;
 	membership_welcome(srv, c, r);
 	if (entered)
-		announce(srv, r, c->name, 1, presence_coalesced(srv, r));
+		announce(srv, r, c->name, c->person ? c->person->fold : c->name, 1, presence_coalesced(srv, r));
 	if (hooks_any(&srv->hooks, CHATD_EV_JOIN)) {
 		struct chatd_room_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
 					       .since = since, .first_join = first };
 		hooks_dispatch(&srv->hooks, CHATD_EV_JOIN, &ev);
 	}
 	return 0;
+}
+
+/* A plugin's answer to a join it held (CHATD_EV_JOINING). */
+static void join_answered(struct chatd_pending *p, int result, const char *code, const char *message, int retry)
+{
+	struct chatd_server *srv = p->srv;
+	struct chatd_client *c = p->client;
+	struct room *r = p->room;
+	r->holds--;
+	if (!result) {
+		client_send_error(c, code ? code : "unavailable", message ? message : "the room cannot be joined now",
+				  retry);
+		room_release_if_unused(srv, r);
+		return;
+	}
+	if (membership_in(c, r)) { /* joined meanwhile (a second request): its welcome again */
+		membership_welcome(srv, c, r);
+		return;
+	}
+	if (!c->multi && c->room) /* single mode: a later switch won; this one switches again */
+		membership_leave(srv, c, c->room);
+	join_now(srv, c, r, p->since, p->first);
+}
+
+int membership_join(struct chatd_server *srv, struct chatd_client *c, const char *name, int64_t since, int first)
+{
+	struct room *r = room_get(srv, name);
+	if (!r) {
+		client_send_error(c, "internal", "out of memory", 0);
+		client_close(c, 1011, "out of memory");
+		return -1;
+	}
+	if (hooks_any(&srv->hooks, CHATD_EV_JOINING)) {
+		struct chatd_pending *p = pending_new(srv, c, join_answered);
+		if (!p) {
+			client_send_error(c, "internal", "out of memory", 0);
+			room_release_if_unused(srv, r);
+			return -1;
+		}
+		p->room = r;
+		p->since = since;
+		p->first = first;
+		struct chatd_joining_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r,
+						  .since = since, .pending = (chatd_pending *)p };
+		int res = hooks_dispatch(&srv->hooks, CHATD_EV_JOINING, &ev);
+		if (p->kept) { /* a plugin answers later (api->pending_release) */
+			r->holds++;
+			return 0;
+		}
+		pending_free(p);
+		if (res == CHATD_DENY) {
+			client_send_error(c, ev.error_code ? ev.error_code : "denied",
+					  ev.error_message ? ev.error_message : "the room cannot be joined",
+					  ev.retry_after_ms);
+			room_release_if_unused(srv, r);
+			return 0;
+		}
+	}
+	return join_now(srv, c, r, since, first);
 }
 
 /* The room c joined last of those it is in, or NULL. O(rooms of c): only
@@ -154,8 +224,8 @@ static void leave(struct chatd_server *srv, struct chatd_client *c, struct room 
 	if (c->room == r)
 		c->room = latest_room(c);
 	int gone = c->person ? people_leave(srv, r, c->person, hold) : 1;
-	if (gone && r->count)
-		announce(srv, r, c->name, 0, coalesced);
+	if (gone)
+		announce(srv, r, c->name, c->person ? c->person->fold : c->name, 0, coalesced);
 	room_release_if_unused(srv, r); /* r may be gone now */
 }
 

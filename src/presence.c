@@ -1,6 +1,7 @@
 #include "presence.h"
 #include "frame.h"
 #include "publish.h"
+#include "remote.h"
 
 #include <ev.h>
 #include <jansson.h>
@@ -20,7 +21,10 @@ struct presence_state {
 
 int presence_coalesced(const struct chatd_server *srv, const struct room *r)
 {
-	return srv->cfg.big_room_members > 0 && r->npeople >= (size_t)srv->cfg.big_room_members;
+	if (srv->cfg.big_room_members <= 0)
+		return 0;
+	size_t big = (size_t)srv->cfg.big_room_members;
+	return r->npeople >= big || (r->remote.count && room_user_count(r) >= big);
 }
 
 static void room_pending_clear(struct room *r)
@@ -72,7 +76,7 @@ static void room_flush(struct chatd_server *srv, struct room *r)
 	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:s,s:I}", "type", "system", "event", "presence",
 			      "room", r->name, "joined", name_array(r->joined, r->njoined), "left",
 			      name_array(r->left, r->nleft), "joined_count", (json_int_t)(r->njoined + r->joined_more),
-			      "left_count", (json_int_t)(r->nleft + r->left_more), "count", (json_int_t)r->npeople,
+			      "left_count", (json_int_t)(r->nleft + r->left_more), "count", (json_int_t)room_user_count(r),
 			      "message", text, "ts", (json_int_t)now_ms());
 	room_pending_clear(r);
 	r->presence_dirty = 0;

@@ -108,6 +108,63 @@ void publish_hold_release(chatd_held *held, int ok)
 		pending_fanout(p);
 }
 
+/*
+ * CHATD_EV_ROUTE: a plugin may take the message over before it gets an id
+ * here (the cluster plugin: ids come from Redis, delivery from its order).
+ * Returns 1 when taken or refused (nothing more to do here), 0 to go on.
+ */
+static int route_message(struct chatd_server *srv, struct chatd_client *c, struct room *r, const char *text,
+			 size_t len, const char *client_id)
+{
+	if (!hooks_any(&srv->hooks, CHATD_EV_ROUTE))
+		return 0;
+	struct chatd_route_event ev = { .size = sizeof ev, .client = c, .room = (chatd_room *)r, .text = text,
+					.text_len = len, .client_id = client_id };
+	int res = hooks_dispatch(&srv->hooks, CHATD_EV_ROUTE, &ev);
+	if (res == CHATD_DENY) {
+		client_send_error_for(c, ev.error_code ? ev.error_code : "denied",
+				      ev.error_message ? ev.error_message : "message refused", ev.retry_after_ms, client_id);
+		return 1;
+	}
+	return res == CHATD_CONSUMED;
+}
+
+int publish_deliver(chatd_room *room, const struct chatd_delivery *d)
+{
+	struct room *r = (struct room *)room;
+	struct chatd_server *srv = r->srv;
+	json_t *o = json_object();
+	if (!o || json_object_set_new(o, "type", json_string("message")) ||
+	    json_object_set_new(o, "id", json_integer(d->id)) || json_object_set_new(o, "room", json_string(r->name)) ||
+	    json_object_set_new(o, "username", json_stringn(d->username, d->username_len)) ||
+	    json_object_set_new(o, "text", json_stringn(d->text, d->text_len)) ||
+	    json_object_set_new(o, "ts", json_integer(d->ts))) {
+		json_decref(o);
+		return -1;
+	}
+	if (d->id > r->last_id)
+		r->last_id = d->id;
+	struct outbuf *b = json_to_outbuf(o);
+	if (!b) {
+		json_decref(o);
+		return -1;
+	}
+	struct chatd_client *sender = d->sender && !d->sender->gone ? d->sender : NULL;
+	publish_to_room(srv, r, b, sender, CHATD_SEND_NORMAL);
+	if (sender) {
+		if (d->client_id && !json_object_set_new(o, "client_id", json_string(d->client_id))) {
+			struct outbuf *own = json_to_outbuf(o);
+			client_send(sender, own ? own : b, CHATD_SEND_NORMAL);
+			outbuf_unref(own);
+		} else {
+			client_send(sender, b, CHATD_SEND_NORMAL);
+		}
+	}
+	outbuf_unref(b);
+	json_decref(o);
+	return 0;
+}
+
 void publish_message(struct chatd_server *srv, struct chatd_client *c, struct room *r, const char *text,
 		     size_t len, const char *client_id)
 {
@@ -126,6 +183,8 @@ void publish_message(struct chatd_server *srv, struct chatd_client *c, struct ro
 		if (!roomset_find(&c->rooms, r)) /* a hook moved the client */
 			goto done;
 	}
+	if (route_message(srv, c, r, text, len, client_id))
+		goto done; /* a plugin routes it (another node's order), or refused it */
 	struct pending *p = calloc(1, sizeof *p);
 	if (!p)
 		goto oom;

@@ -23,6 +23,9 @@ void publish_system(struct chatd_server *srv, struct room *r, const char *event,
 void publish_to_room(struct chatd_server *srv, struct room *r, struct outbuf *b,
 		     const struct chatd_client *except, int flags);
 
+/* The plugin API's room_deliver (see chatd/plugin.h). */
+int publish_deliver(chatd_room *room, const struct chatd_delivery *d);
+
 /* The plugin API's hold_keep / hold_release (see chatd/plugin.h). */
 chatd_held *publish_hold_keep(chatd_held *held);
 void publish_hold_release(chatd_held *held, int ok);

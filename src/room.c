@@ -1,6 +1,7 @@
 #include "room.h"
 #include "hooks.h"
 #include "presence.h"
+#include "remote.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ static void room_free(struct room *r)
 	free(r->left);
 	free(r->members);
 	free(r->people);
+	remote_free(r);
 	free(r);
 }
 
@@ -26,6 +28,7 @@ struct room *room_get(struct chatd_server *srv, const char *name)
 		return r;
 	if (!(r = calloc(1, sizeof *r)))
 		return NULL;
+	r->srv = srv;
 	snprintf(r->name, sizeof r->name, "%s", name);
 	if (strmap_put(&srv->rooms, name, r)) {
 		free(r);
@@ -115,7 +118,9 @@ void room_person_remove(struct room *r, struct person *p)
 
 void room_release_if_unused(struct chatd_server *srv, struct room *r)
 {
-	if (r->count || r->npeople)
+	/* a held join (pending.c) or people present through other nodes
+	 * (remote.c) keep it too */
+	if (r->count || r->npeople || r->holds || r->remote.count)
 		return;
 	if (r->last_id > 0) { /* keep its id sequence; give back the arrays */
 		free(r->members);
@@ -135,6 +140,8 @@ json_t *room_user_list(const struct room *r, size_t max)
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < r->npeople && (!max || i < max); i++)
 		json_array_append_new(a, json_string(r->people[i]->name));
+	if (a && r->remote.count)
+		remote_append_names(r, a, max);
 	return a;
 }
 

@@ -22,7 +22,8 @@ void room_person_remove(struct room *r, struct person *p);
  * messages; a room with messages only gives back its arrays. r may be gone
  * afterwards. */
 void room_release_if_unused(struct chatd_server *srv, struct room *r);
-/* The names present in r as a new JSON array, at most max (0 = all). */
+/* The names present in r as a new JSON array, at most max (0 = all): the
+ * people here, then those present only through other nodes (remote.c). */
 json_t *room_user_list(const struct room *r, size_t max);
 /* Free every room (shutdown). */
 void room_free_all(struct chatd_server *srv);

@@ -1,4 +1,5 @@
 #include "roomlist.h"
+#include "remote.h"
 #include "client.h"
 
 #include <fnmatch.h>
@@ -52,7 +53,7 @@ void roomlist_send(struct chatd_server *srv, struct chatd_client *c)
 	json_t *rooms = json_array();
 	for (size_t i = 0; rooms && i < n && i < ROOMLIST_MAX; i++)
 		json_array_append_new(rooms, json_pack("{s:s,s:I}", "name", v[i]->name, "user_count",
-							(json_int_t)v[i]->npeople));
+							(json_int_t)room_user_count(v[i])));
 	json_t *o = json_pack("{s:s,s:o}", "type", "rooms", "rooms", rooms);
 	if (o && n > ROOMLIST_MAX)
 		json_object_set_new(o, "more", json_true());

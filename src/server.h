@@ -95,6 +95,7 @@ struct person {
 /* One room. A room that has had messages is kept while empty so its ids
  * are never reused; an empty room without messages is freed. */
 struct room {
+	struct chatd_server *srv;
 	char name[ROOM_MAX_BYTES + 1];
 	struct chatd_client **members; /* connections, for the fan-out */
 	size_t count, cap;
@@ -107,6 +108,10 @@ struct room {
 	size_t njoined, nleft;
 	size_t joined_more, left_more; /* beyond the listed names */
 	int presence_dirty;         /* a summary is pending */
+	/* People present through other nodes (api->room_remote, remote.c):
+	 * folded name -> display name (owned). Empty without a cluster plugin. */
+	struct strmap remote;
+	unsigned holds;             /* joins a plugin holds (pending.c): the room stays */
 };
 
 /* Counters for /metrics. */

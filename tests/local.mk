@@ -38,7 +38,8 @@ CHECK_LDADD = tests/libtestcore.a $(CORE_LIBS) $(CHECK_LIBS)
 CHECK_CFLAGS_ALL = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CHECK_CFLAGS) $(LWS_CFLAGS)
 
 CHECK_SUITES += tests/check_config tests/check_names tests/check_hooks tests/check_sendq \
-	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy tests/check_sdk tests/check_people
+	tests/check_chat tests/check_plugins tests/check_rooms tests/check_proxy tests/check_sdk tests/check_people \
+	tests/check_nodes_abi
 
 tests_check_config_SOURCES = tests/check_config.c
 tests_check_config_CFLAGS = $(CHECK_CFLAGS_ALL)
@@ -61,6 +62,9 @@ tests_check_people_LDADD = $(CHECK_LDADD)
 tests_check_rooms_SOURCES = tests/check_rooms.c
 tests_check_rooms_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_rooms_LDADD = $(CHECK_LDADD)
+tests_check_nodes_abi_SOURCES = tests/check_nodes_abi.c
+tests_check_nodes_abi_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_nodes_abi_LDADD = $(CHECK_LDADD)
 tests_check_plugins_SOURCES = tests/check_plugins.c
 tests_check_plugins_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_plugins_LDADD = $(CHECK_LDADD)
@@ -72,10 +76,13 @@ tests_check_sdk_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_sdk_LDADD = $(CHECK_LDADD)
 
 # Deliberately good and broken plugins for the loader tests (never installed).
-TEST_PLUGINS = tests/plugins/probe.so tests/plugins/bad_abi.so tests/plugins/no_init.so
+TEST_PLUGINS = tests/plugins/probe.so tests/plugins/bad_abi.so tests/plugins/no_init.so tests/plugins/nodeprobe.so
 tests_plugins_probe_so_SOURCES = tests/plugins/probe.c
 tests_plugins_probe_so_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_probe_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+tests_plugins_nodeprobe_so_SOURCES = tests/plugins/nodeprobe.c
+tests_plugins_nodeprobe_so_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_nodeprobe_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 tests_plugins_bad_abi_so_SOURCES = tests/plugins/bad_abi.c
 tests_plugins_bad_abi_so_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_bad_abi_so_LDFLAGS = $(PLUGIN_LINKFLAGS)

@@ -41,6 +41,7 @@ typedef struct chatd_timer chatd_timer;   /* one timer */
 typedef struct chatd_frame chatd_frame;   /* an outgoing JSON frame */
 typedef struct chatd_held chatd_held;     /* a message held by a STORE hook */
 typedef struct chatd_request chatd_request; /* an HTTP request (CONNECT's upgrade) */
+typedef struct chatd_pending chatd_pending; /* a join or a name claim a hook holds */
 
 /* Hook return codes. */
 enum chatd_result {
@@ -69,7 +70,14 @@ enum chatd_event {
 	CHATD_EV_RECEIVE = 12,    /* filter: every client text frame, before it is decoded */
 	/* 13-19: the many-rooms model; 30-39: the cluster (see docs/plugins.md) */
 	CHATD_EV_NICK = 21,       /* filter: a client asks for a name (first or rename); may refuse */
-	CHATD_EV_COUNT_ = 22      /* not an event: one past the last */
+	/* 30-39: many nodes (issue 17); see the structs below. */
+	CHATD_EV_ROUTE = 30,      /* filter: a room message before it gets an id; CONSUMED = a plugin routes it */
+	CHATD_EV_JOINING = 31,    /* filter: a connection is about to enter a room; may HOLD */
+	CHATD_EV_NAME_CLAIM = 32, /* filter: a connection is about to get a name; may HOLD */
+	CHATD_EV_PRESENCE = 33,   /* notify: a person's presence on this node changed in a room */
+	CHATD_EV_BROADCAST = 34,  /* notify: a plugin sent a frame to a room (api->broadcast) */
+	CHATD_EV_NAME_RELEASE = 35, /* notify: a connection no longer holds its name */
+	CHATD_EV_COUNT_ = 36      /* not an event: one past the last */
 };
 
 /* Priorities: smaller runs first. Security plugins use EARLY. */
@@ -258,6 +266,138 @@ struct chatd_receive_event {
 	void *reserved[8];
 };
 
+/*
+ * ---- Events 30-35: what a plugin needs to spread chatd over several nodes
+ * (the cluster plugin: docs/scaling.md). None of them fires unless a plugin
+ * registered it; a core without them (api->size too small) never fires them.
+ */
+
+/*
+ * CHATD_EV_ROUTE: a room message that passed CHATD_EV_MESSAGE, before the
+ * core gives it an id. A hook that returns CHATD_CONSUMED takes the message
+ * over: the core assigns no id, runs no STORE hooks and sends nothing; the
+ * plugin later delivers it with api->room_deliver (the sender's copy then
+ * carries client_id) or tells the sender why not (an error frame naming
+ * client_id). DENY as for CHATD_EV_MESSAGE (the core's error frame names the
+ * client_id). CHATD_OK: the core goes on as without the hook.
+ */
+struct chatd_route_event {
+	size_t size;
+	chatd_client *client;      /* borrowed: the sender */
+	chatd_room *room;          /* borrowed */
+	const char *text;          /* borrowed: the text after MESSAGE hooks, NUL-terminated */
+	size_t text_len;
+	const char *client_id;     /* borrowed: the sender's client_id, NULL when none */
+	const char *error_code;    /* out on DENY */
+	const char *error_message; /* out on DENY */
+	int retry_after_ms;        /* out on DENY */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_JOINING: c is about to enter room (before its welcome). A hook
+ * may take `pending` (api->pending_keep) and return CHATD_HOLD: the join
+ * waits (c is not in the room meanwhile) until api->pending_release(p, 1,
+ * ...) lets it in, or (p, 0, code, message, retry_after_ms) refuses it with
+ * an error frame. DENY refuses at once (error fields). The room exists
+ * while the join is held.
+ */
+struct chatd_joining_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	chatd_room *room;          /* borrowed */
+	int64_t since;             /* ?since= / "since", -1 when absent */
+	chatd_pending *pending;    /* borrowed: pass to api->pending_keep to HOLD */
+	const char *error_code;    /* out on DENY */
+	const char *error_message; /* out on DENY */
+	int retry_after_ms;        /* out on DENY */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_NAME_CLAIM: c is about to get a name (at connect, or a rename).
+ * names[] are the candidates in the core's order of preference (the name
+ * asked for, its variants name2, name3 ..., guest names), each free on this
+ * node, folds[] their uniqueness keys (case and look-alikes folded). A hook
+ * may HOLD (as for JOINING) and answer api->pending_release(p, i, ...) with
+ * the index of the candidate it granted, or -1 with an error code and
+ * message (the connect is then closed with 1013, the rename refused).
+ */
+struct chatd_name_claim_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	const char *const *names;  /* borrowed: count candidates */
+	const char *const *folds;  /* borrowed: their keys */
+	int count;
+	const char *owner;         /* borrowed: who may share a name with c (a session), NULL: c alone */
+	const char *old_fold;      /* borrowed: the key of the name c holds now ("" at connect); a
+				    * granted claim moves c off it (no NAME_RELEASE for it) */
+	chatd_pending *pending;    /* borrowed: pass to api->pending_keep to HOLD */
+	const char *error_code;    /* out on DENY */
+	const char *error_message; /* out on DENY */
+	int retry_after_ms;        /* out on DENY */
+	void *reserved[8];
+};
+
+/* What changed, in CHATD_EV_PRESENCE and api->room_remote. */
+#define CHATD_PRESENCE_ENTER 1
+#define CHATD_PRESENCE_LEAVE 2
+#define CHATD_PRESENCE_RENAME 3
+#define CHATD_PRESENCE_CLEAR 4   /* api->room_remote only: forget them all, without notices */
+
+/*
+ * CHATD_EV_PRESENCE: a person (a name) is now present in room on this node
+ * (ENTER: their first connection here entered), no longer (LEAVE: their last
+ * one left), or was renamed (RENAME: old_name -> name). Fired whatever other
+ * nodes show (see api->room_remote). The room is valid during the hook.
+ */
+struct chatd_presence_event {
+	size_t size;
+	chatd_room *room;          /* borrowed */
+	int change;                /* CHATD_PRESENCE_* */
+	const char *name;          /* borrowed */
+	const char *fold;          /* borrowed: its uniqueness key */
+	const char *old_name;      /* borrowed: RENAME only, else NULL */
+	const char *old_fold;      /* borrowed: RENAME only, else NULL */
+	void *reserved[8];
+};
+
+/* CHATD_EV_BROADCAST: a plugin sent a frame to room with api->broadcast
+ * (not with CHATD_SEND_LOCAL): the encoded frame, to carry to other nodes. */
+struct chatd_broadcast_event {
+	size_t size;
+	chatd_room *room;          /* borrowed */
+	const char *json;          /* borrowed: the encoded frame (not NUL-terminated) */
+	size_t len;
+	int flags;                 /* the CHATD_SEND_* flags it was sent with */
+	void *reserved[8];
+};
+
+/* CHATD_EV_NAME_RELEASE: c no longer holds `fold`: it disconnected (after
+ * CHATD_EV_DISCONNECT). A rename moves c to another name through
+ * CHATD_EV_NAME_CLAIM instead. */
+struct chatd_name_release_event {
+	size_t size;
+	chatd_client *client;      /* borrowed */
+	const char *name;          /* borrowed */
+	const char *fold;          /* borrowed */
+	void *reserved[8];
+};
+
+/* A message whose id a plugin gave it, for api->room_deliver. */
+struct chatd_delivery {
+	size_t size;
+	int64_t id;                /* above the room's last id */
+	int64_t ts;                /* ms since the epoch */
+	const char *username;      /* borrowed, username_len bytes of UTF-8 */
+	size_t username_len;
+	const char *text;          /* borrowed, text_len bytes of UTF-8 */
+	size_t text_len;
+	chatd_client *sender;      /* borrowed, may be NULL: its copy carries client_id */
+	const char *client_id;     /* borrowed, may be NULL */
+	void *reserved[8];
+};
+
 /* One hook callback. `event` points at the struct for its event number. */
 typedef int (*chatd_hook_fn)(int event_id, void *event, void *userdata);
 typedef void (*chatd_timer_fn)(chatd_timer *timer, void *userdata);
@@ -276,6 +416,7 @@ enum chatd_log_level { CHATD_LOG_ERR = 0, CHATD_LOG_WARN = 1, CHATD_LOG_NOTICE =
 #define CHATD_SEND_NORMAL 0
 #define CHATD_SEND_DROPPABLE 1 /* typing and the like: dropped first */
 #define CHATD_SEND_PRESENCE 2  /* join/leave notices: dropped after droppable */
+#define CHATD_SEND_LOCAL 4     /* api->broadcast: this node's members only (no CHATD_EV_BROADCAST) */
 
 /*
  * The services the core offers. Every function is called from the loop
@@ -436,6 +577,47 @@ struct chatd_api {
 	 * connection may close after it) and return how many there are (more
 	 * than max when out was too short). To tell every tab of a person. */
 	size_t (*client_person_clients)(const chatd_client *c, chatd_client **out, size_t max);
+
+	/* ---- Added for issue 17 (many nodes: the cluster plugin). Check
+	 * CHATD_API_HAS(api, member) before use, as above. ---- */
+
+	/* The room called name (any case) when it exists on this node, else NULL.
+	 * Valid until the loop runs again (hooks: until the hook returns). */
+	chatd_room *(*room_find)(chatd_plugin *self, const char *name);
+	/* Deliver a message whose id a plugin assigned (CHATD_EV_ROUTE) to this
+	 * node's members of r, encoded once; d->sender's copy (when it is still
+	 * connected) carries d->client_id. Raises the room's last id to d->id.
+	 * No STORE hooks. 0, or -1 when out of memory. */
+	int (*room_deliver)(chatd_room *r, const struct chatd_delivery *d);
+	/* Raise r's last id (welcome.last_id) to id when it is below. */
+	void (*room_raise_last_id)(chatd_room *r, int64_t id);
+	/* People present in r through other nodes: ENTER (name now present
+	 * there), LEAVE (no longer), RENAME (old_name -> name), CLEAR (forget
+	 * them all without a notice: this node stops following r). The core
+	 * counts them in welcome.users, user_count, who and the big-room
+	 * summaries, and tells this node's members with the usual notices when
+	 * the room's union of local and remote people changes. They are kept
+	 * while the room exists. 0, or -1 (out of memory, or a name that is
+	 * already / not present for ENTER / LEAVE). */
+	int (*room_remote)(chatd_plugin *self, chatd_room *r, int change, const char *name, const char *old_name);
+	/* Keep a pending join or name claim (JOINING, NAME_CLAIM) to answer it
+	 * later; returns the handle. Every kept handle is released exactly once. */
+	chatd_pending *(*pending_keep)(chatd_pending *p);
+	/* Answer it: JOINING result 1 (in) or 0 (refused); NAME_CLAIM the index of
+	 * the granted candidate or -1. Refused: code and text (borrowed) are the
+	 * error frame's code and message. A granted name: text, when not NULL,
+	 * is the spelling to give (same key as the candidate: the one the name
+	 * already has elsewhere). Returns 1 when the answer took effect, 0 when
+	 * the client had gone meanwhile (then nothing happened: a granted name is
+	 * not held). */
+	int (*pending_release)(chatd_pending *p, int result, const char *code, const char *text,
+			       int retry_after_ms);
+	/* A frame from its JSON text (an object), to send or broadcast; NULL when
+	 * it is not one. new: free with frame_free. */
+	chatd_frame *(*frame_parse)(const char *json, size_t len);
+	/* The uniqueness key of a name (NUL-terminated into out, outsz >= 257):
+	 * lower case, look-alike letters folded, as the core compares names. */
+	void (*name_fold)(const char *name, char *out, size_t outsz);
 };
 
 /* 1 when the core's api table has `member` (a plugin built against a newer
