@@ -47,6 +47,7 @@ static const struct server_key server_keys[] = {
 	SK("unlisted_rooms", OPT_ROOMGLOBS, unlisted_rooms, 0, 0),
 	SK("trusted_proxies", OPT_NETS, trusted_proxies, 0, 0),
 	SK("presence_grace_ms", OPT_INT, presence_grace_ms, 0, 600000),
+	SK("reuse_port", OPT_BOOL, reuse_port, 0, 1),
 };
 
 int config_set_str(char **field, const char *value)

@@ -46,6 +46,7 @@ struct chatd_config {
 	int web_root_line;         /* config line that set web_root: 0 = built-in default, -1 = -w */
 	int data_dir_line;         /* likewise for data_dir (-1 = -D) */
 	int presence_grace_ms;     /* a closing session's name stays this long (0 = off) */
+	int reuse_port;            /* SO_REUSEPORT: several processes share the port */
 	struct plugin_conf *plugins; /* owned array, in file order */
 	int nplugins;
 };

@@ -132,14 +132,18 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Make a listening socket for one address: 0 with *out set, or -1 with errno. */
-static int listen_on(const struct addrinfo *ai, int *out)
+/* Make a listening socket for one address: 0 with *out set, or -1 with errno.
+ * reuse_port: several processes may listen on the same port (SO_REUSEPORT:
+ * the kernel spreads new connections over them). */
+static int listen_on(const struct addrinfo *ai, int reuse_port, int *out)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0)
 		return -1;
 	int one = 1, zero = 0;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one))
+		goto fail;
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN))
@@ -193,13 +197,13 @@ int listener_open(struct chatd_server *srv, char *err, size_t errsz)
 	}
 	int e = 0;
 	for (struct addrinfo *ai = res; ai && l->fd < 0; ai = ai->ai_next)
-		if (listen_on(ai, &l->fd))
+		if (listen_on(ai, srv->cfg.reuse_port, &l->fd))
 			e = errno;
 	if (l->fd < 0 && !srv->cfg.bind && e == EAFNOSUPPORT) {
 		freeaddrinfo(res);
 		res = NULL;
 		hints.ai_family = AF_INET;
-		if (!getaddrinfo(NULL, port, &hints, &res) && listen_on(res, &l->fd))
+		if (!getaddrinfo(NULL, port, &hints, &res) && listen_on(res, srv->cfg.reuse_port, &l->fd))
 			e = errno;
 	}
 	if (l->fd < 0) {
