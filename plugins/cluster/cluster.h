@@ -7,6 +7,11 @@
 
 #include "options.h"
 #include "redis.h"
+#include "strmap.h"
+
+struct sendreq;
+struct page;
+struct dm;
 
 #define CLUSTER_NODE_ID_MAX (CLUSTER_NODE_NAME_MAX + 18)
 /* Where a client that must come back is sent: WebSocket 1012 "service restart". */
@@ -15,6 +20,9 @@
 /* Per connection (its client slot). */
 struct cluster_client {
 	chatd_client *client;
+	struct sendreq *sends;     /* its messages waiting for their delivery (send.c) */
+	struct page *pages;        /* its history pages waiting for Redis (hist.c) */
+	struct dm *dms;            /* its private messages waiting for Redis (dm.c) */
 	struct cluster_client *prev, *next; /* cluster.clients */
 };
 
@@ -46,6 +54,13 @@ struct cluster {
 
 	struct cluster_client *clients; /* every accepted connection */
 	size_t nclients;
+
+	struct strmap rooms;       /* room name -> struct croom * (croom.c) */
+	struct strmap names;       /* folded name -> struct held_name * this node holds (people.c) */
+	struct sendreq **sendslots; /* request number -> struct sendreq * (send.c) */
+	size_t nsendslots, nsend;
+	uint64_t next_req;
+	int resync_due;            /* presence and names must be re-stated to Redis */
 };
 
 /* Log through the plugin API. */
@@ -62,5 +77,8 @@ void node_subscribed(struct cluster *cl, const char *channel, size_t len);
 void node_message(struct cluster *cl, const char *data, size_t len);
 /* Remove everything this node holds in Redis (clean shutdown; blocking). */
 void node_bye(struct cluster *cl);
+/* This node was fenced (how: for the log): close every client with 1012, and
+ * come back under a new id. */
+void node_fenced(struct cluster *cl, const char *how);
 
 #endif

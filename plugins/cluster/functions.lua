@@ -13,14 +13,16 @@
 --   P nn:N           set   F: names N holds
 --   P nk:F           hash  o (owner), d (display name), @N -> connections on N
 --   P m:{R}          hash  seq (last id), pv (presence version)
---   P s:{R}          stream of R's messages, id "<seq>-0", fields u t ts o
+--   P s:{R}          stream of R's messages, id "<seq>-0", fields u (username)
+--                    t (text) ts o (origin node) q (the node's request number)
 --   P pm:{R}         hash  N \0 F -> display name (R's members by node)
 --   P d:{R}:G        hash  dedup key -> id, generation G = floor(id / window)
 --   P ab:A           hash  per-address token bucket (l milli-tokens, t ms)
+--   P dmseq          the last id of a private message
 -- Channels: P r:R (room R: messages "m", presence "p", ephemeral "e"),
 --           P n:N (node N: heartbeats "h", direct messages "d", fencing "f").
 
-local VERSION = '1'
+local VERSION = '4'
 
 -- Integers as text without exponent (Lua numbers are doubles).
 local function S(n) return string.format('%d', n) end
@@ -233,7 +235,7 @@ local function publish(keys, args)
     if wait > 0 then return { 'rate_limited', wait } end
   end
   local id = redis.call('HINCRBY', mk, 'seq', 1)
-  redis.call('XADD', sk, 'MAXLEN', '~', retention, S(id) .. '-0', 'u', user, 't', text, 'ts', S(now), 'o', node)
+  redis.call('XADD', sk, 'MAXLEN', '~', retention, S(id) .. '-0', 'u', user, 't', text, 'ts', S(now), 'o', node, 'q', req)
   if dkey ~= '' then
     local gen = math.floor(id / window)
     redis.call('HSET', dk .. S(gen), dkey, S(id))
@@ -261,7 +263,7 @@ end
 -- chatd_range P room after upto limit newest: messages with after < id <=
 -- upto (upto 0: no bound), at most limit: the oldest ones, or with newest=1
 -- the newest ones. Returns {last id, first retained id, {id, ts, username,
--- text, ...} oldest first, more (1 when more matched than limit)}.
+-- text, node, req, ...} oldest first, more (1 when more matched than limit)}.
 local function range(keys, args)
   local p, room, after, upto, limit, newest = args[1], args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5]), args[6] == '1'
   local sk = rkey(p, 's', room)
@@ -290,6 +292,8 @@ local function range(keys, args)
     out[#out + 1] = tonumber(m.ts)
     out[#out + 1] = m.u
     out[#out + 1] = m.t
+    out[#out + 1] = m.o or ''
+    out[#out + 1] = m.q or '0'
   end
   return { seq, first_id, out, more }
 end
@@ -329,7 +333,8 @@ end
 -- chatd_claim P N owner old_fold {fold, display}...: give the first candidate
 -- that is free or already the owner's (a session's tabs share a name) to
 -- owner on N, releasing old_fold (may be empty). Returns {'ok', index (0
--- based)}, {'taken'} or {'fenced'}.
+-- based), the name's spelling (the owner's own when it already had it)},
+-- {'taken'} or {'fenced'}.
 local function claim(keys, args)
   local p, node, owner, old = args[1], args[2], args[3], args[4]
   if not alive(p, node) then return { 'fenced' } end
@@ -339,14 +344,14 @@ local function claim(keys, args)
     local o = redis.call('HGET', key, 'o')
     if not o or o == owner then
       if fold ~= old then
-        redis.call('HSET', key, 'o', owner, 'd', display)
+        if not o then redis.call('HSET', key, 'o', owner, 'd', display) end
         redis.call('HINCRBY', key, '@' .. node, 1)
         redis.call('SADD', p .. 'nn:' .. node, fold)
         if old ~= '' then name_release(p, node, old) end
       else
         redis.call('HSET', key, 'd', display)
       end
-      return { 'ok', (i - 5) / 2 }
+      return { 'ok', (i - 5) / 2, redis.call('HGET', key, 'd') }
     end
   end
   return { 'taken' }
@@ -385,24 +390,25 @@ local function names_resync(keys, args)
   return { 'ok', lost }
 end
 
--- chatd_dm P N to_fold payload: publish payload on the channel of every node
--- where to_fold has a connection. Returns {'ok', display, nodes} or {'none'}.
+-- chatd_dm P N to_fold from text: a private message to whoever holds the
+-- name to_fold, on every node where they have a connection: "d\n<id>\n<ts>\n
+-- <to_fold>\n<len of from>\n<from><text>" on those nodes' channels. Returns
+-- {'ok', display name, id, ts} or {'none'}.
 local function dm(keys, args)
-  local p, node, fold, payload = args[1], args[2], args[3], args[4]
+  local p, node, fold, from, text = args[1], args[2], args[3], args[4], args[5]
   if not alive(p, node) then return { 'fenced' } end
   local h = redis.call('HGETALL', p .. 'nk:' .. fold)
-  local display, n = nil, 0
+  local display, targets = nil, {}
   for i = 1, #h, 2 do
     if h[i] == 'd' then display = h[i + 1] end
+    if string.sub(h[i], 1, 1) == '@' and tonumber(h[i + 1]) > 0 then targets[#targets + 1] = string.sub(h[i], 2) end
   end
-  for i = 1, #h, 2 do
-    if string.sub(h[i], 1, 1) == '@' and tonumber(h[i + 1]) > 0 then
-      redis.call('PUBLISH', p .. 'n:' .. string.sub(h[i], 2), payload)
-      n = n + 1
-    end
-  end
-  if n == 0 then return { 'none' } end
-  return { 'ok', display, n }
+  if #targets == 0 then return { 'none' } end
+  local id = redis.call('INCR', p .. 'dmseq')
+  local now = now_ms()
+  local payload = 'd\n' .. S(id) .. '\n' .. S(now) .. '\n' .. fold .. '\n' .. S(#from) .. '\n' .. from .. text
+  for _, n in ipairs(targets) do redis.call('PUBLISH', p .. 'n:' .. n, payload) end
+  return { 'ok', display, id, now }
 end
 
 local function version() return VERSION end

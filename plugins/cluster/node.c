@@ -15,6 +15,9 @@
  * ?since=) and comes back under a new id.
  */
 #include "cluster.h"
+#include "croom.h"
+#include "dm.h"
+#include "people.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,15 +47,18 @@ static void subscribe_node_channel(struct cluster *cl)
 		redis_subscribe(cl->redis, cl->node_channel, strlen(cl->node_channel));
 }
 
-/* This node was fenced: its clients go (1012: come back), it returns as a new node. */
-static void fenced(struct cluster *cl, const char *how)
+void node_fenced(struct cluster *cl, const char *how)
 {
+	if (!cl->registered)
+		return; /* a refusal for the id this node just left (answers come in order: they precede the new hello's) */
 	CLOG(cl, CHATD_LOG_ERR, "node %s was fenced (%s): closing %zu connections with %d so that they reconnect",
 	     cl->node_id, how, cl->nclients, CLUSTER_CLOSE_RECONNECT);
 	cl->fenced_total++;
 	cl->api->counter_add(cl->self, "fenced", 1);
 	for (struct cluster_client *cc = cl->clients; cc; cc = cc->next)
 		cl->api->client_close(cc->client, CLUSTER_CLOSE_RECONNECT, "cluster node fenced: reconnect");
+	croom_forget_local(cl); /* Redis dropped this node's people and names */
+	names_forget_all(cl);
 	if (redis_sub_up(cl->redis) && cl->node_subscribed)
 		redis_unsubscribe(cl->redis, cl->node_channel, strlen(cl->node_channel));
 	new_node_id(cl);
@@ -100,7 +106,7 @@ static void on_beat(void *ud, const redisReply *reply, const char *err)
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	if (!strcmp(reply->element[0]->str, "fenced")) {
-		fenced(cl, "its lease ran out");
+		node_fenced(cl, "its lease ran out");
 		return;
 	}
 	cl->acked_seq = cl->beat_seq;
@@ -201,8 +207,10 @@ void node_message(struct cluster *cl, const char *data, size_t len)
 		uint64_t seq = strtoull(buf, NULL, 10);
 		if (seq > cl->seen_seq)
 			cl->seen_seq = seq;
+	} else if (len >= 2 && data[0] == 'd' && data[1] == '\n') {
+		dm_deliver(cl, data, len);
 	} else if (len == 1 && data[0] == 'f') {
-		fenced(cl, "another node reaped it");
+		node_fenced(cl, "another node reaped it");
 	}
 }
 

@@ -171,6 +171,7 @@ class ChatdServer:
     def __init__(self, config=None, web_root=None, plugin_dir=None, log_level="info", extra_args=(),
                  name="chatd", nofile=None):
         self.nofile = nofile  # the child's RLIMIT_NOFILE (soft and hard), None to inherit
+        self.fixed_port = None  # set before start(): listen there (reuse_port tests)
         self.config = {"server": {}}
         for section, body in (config or {}).items():
             self.config[section] = dict(body) if isinstance(body, dict) else body
@@ -200,7 +201,7 @@ class ChatdServer:
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
         last = ""
         for _ in range(attempts):
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             server = self.config.setdefault("server", {})
             if isinstance(server, dict):
                 server.setdefault("bind", HOST)

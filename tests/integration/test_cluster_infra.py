@@ -87,6 +87,20 @@ class Persistence(RedisTestCase):
         libs = redis.call("FUNCTION", "LIST", "LIBRARYNAME", "chatd")
         self.assertEqual(len(libs), 1, libs)
 
+    def test_history_plugin_is_refused_alongside(self):
+        """In cluster mode the record is in Redis: a config that also loads the
+        history plugin is refused, saying why."""
+        redis = self.redis()
+        n = ClusterNode(redis, plugins_before={"plugin history": {}})
+        tmp = self.enterContext_tmp()
+        path = os.path.join(tmp, "chatd.conf")
+        chatdtest.write_config(path, n.config)
+        p = subprocess.run([chatdtest.CHATD, "-t", "-c", path, "-P", chatdtest.PLUGIN_DIR, "-D",
+                            os.path.join(tmp, "data")], capture_output=True, timeout=20)
+        out = (p.stdout + p.stderr).decode()
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("the room history is in Redis", out)
+
     def test_unreachable_redis_is_named(self):
         port = chatdtest.free_port()
         r = RedisServer()
@@ -149,6 +163,37 @@ class Lifecycle(RedisTestCase):
                 self.assertLess(time.monotonic(), deadline, "no handshake accepted after Redis came back")
                 time.sleep(0.1)
         ws2.close()
+
+
+class TwoNodesOnePort(RedisTestCase):
+    def test_reuse_port_shares_one_port_and_one_chat(self):
+        """README's two nodes on one machine: reuse_port lets both listen on one
+        port, the kernel spreads the connections, and the cluster makes them
+        one chat."""
+        redis = self.redis()
+        a = self.node(redis, name="rpa", server={"reuse_port": "on"})
+        b = ClusterNode(redis, name="rpb", server={"reuse_port": "on"})
+        b.fixed_port = a.port
+        self._own_servers.append(b)
+        self.addCleanup(b.cleanup)
+        self.addCleanup(b.kill)
+        b.start(attempts=1)
+        self.addCleanup(self._stop_checked, b)
+        b.wait_log("registered as node")
+        socks = [self.connect("one", "p%d" % i, srv=a) for i in range(16)]
+        for ws in socks:
+            ws.expect(type="welcome")
+        deadline = time.monotonic() + 5
+        while True:
+            socks[0].send_json({"type": "who"})
+            users = socks[0].expect(type="users")
+            if users["user_count"] == 16:
+                break
+            self.assertLess(time.monotonic(), deadline, users)
+            time.sleep(0.1)
+        # which node holds whom: Redis's presence entries are "node NUL name"
+        holders = {k.split(b"\0")[0].decode().split("-")[0] for k in redis.call("HKEYS", "chatd:pm:{one}")}
+        self.assertEqual(holders, {"rpa", "rpb"}, "the kernel gave every connection to one node")
 
 
 class SilentSubscription(RedisTestCase):
