@@ -66,6 +66,10 @@ static struct opts {
 	int rooms, members;
 	int publishers;  /* members 0..publishers-1 of a room send its messages in turn */
 	int poisson;     /* random (exponential) gaps between a room's messages, same mean rate */
+	int port2;       /* > 0: members with an odd index connect here (a second node) */
+	int nextra;      /* other processes whose CPU is reported (--extra-pid NAME:PID) */
+	char extra_name[4][32];
+	int extra_pid[4];
 	double rate;     /* messages/s per room */
 	double duration; /* measured seconds */
 	double warmup;
@@ -121,6 +125,7 @@ struct conn {
 	uint8_t want_out;  /* EPOLLOUT registered */
 	uint8_t in_frag;
 	uint8_t fop;
+	uint8_t on_port2;  /* connected to --port2 */
 	uint32_t room;
 	char *rbuf;
 	uint32_t rlen, rcap;
@@ -176,6 +181,8 @@ static struct g {
 	uint64_t sent_total, sent_window;
 	uint64_t delivered_win;
 	struct hist h_lat, h_lag, h_warm; /* h_warm: messages sent during the warm-up */
+	struct hist h_lat2;        /* receivers on --port2 only */
+	struct sockaddr_in dst2;
 	/* stats */
 	int stop;
 } g;
@@ -447,6 +454,7 @@ static void conn_start(int i)
 	struct conn *c = &g.c[i];
 	c->t_start = now_ns();
 	c->room = (uint32_t)(i / o.members);
+	c->on_port2 = o.port2 > 0 && (i % o.members) % 2 == 1;
 	c->fd = -1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	g.inflight++;
@@ -473,7 +481,8 @@ static void conn_start(int i)
 			return;
 		}
 	}
-	if (connect(fd, (struct sockaddr *)&g.dst, sizeof g.dst) < 0 && errno != EINPROGRESS) {
+	const struct sockaddr_in *dst = c->on_port2 ? &g.dst2 : &g.dst;
+	if (connect(fd, (const struct sockaddr *)dst, sizeof *dst) < 0 && errno != EINPROGRESS) {
 		count_err(strerror(errno));
 		close(fd);
 		g.failed++;
@@ -624,6 +633,8 @@ static void on_message(struct conn *c, const char *m, size_t len, uint64_t now)
 		c->last_seq = seq;
 		if (ts >= g.win_start && ts < g.win_end) {
 			hist_record(&g.h_lat, now > ts ? now - ts : 0);
+			if (c->on_port2)
+				hist_record(&g.h_lat2, now > ts ? now - ts : 0);
 			c->delivered++;
 			g.delivered_win++;
 		} else {
@@ -1153,6 +1164,7 @@ static void load_step(int step)
 	g.foreign = g.ooo = g.late_or_early = g.pings = g.server_closes = g.eofs = 0;
 	g.nerrs = g.nclose_codes = 0;
 	hist_init(&g.h_lat);
+	hist_init(&g.h_lat2);
 	hist_init(&g.h_lag);
 	hist_init(&g.h_warm);
 	g.period_ns = (uint64_t)(1e9 / o.rate);
@@ -1162,7 +1174,7 @@ static void load_step(int step)
 		g.due[r] = g.t0 + poisson_gap();
 	g.win_end = g.win_start + (uint64_t)(o.duration * 1e9);
 	uint64_t drain_end = g.win_end + (uint64_t)(o.drain * 1e9);
-	struct pstat s0 = {0}, s1 = {0};
+	struct pstat s0 = {0}, s1 = {0}, x0[4] = {{0}}, x1[4] = {{0}};
 	double gen0 = 0, gen1 = 0, mach0 = 0, mach1 = 0;
 	int have0 = 0, have1 = 0;
 	uint64_t expected = 0, t_drained = 0;
@@ -1170,12 +1182,16 @@ static void load_step(int step)
 		uint64_t now = now_ns();
 		publish_due(now);
 		if (!have0 && now >= g.win_start) {
+			for (int k = 0; k < o.nextra; k++)
+				x0[k] = proc_stat(o.extra_pid[k]);
 			s0 = proc_stat(o.server_pid);
 			gen0 = self_cpu();
 			mach0 = machine_busy();
 			have0 = 1;
 		}
 		if (!have1 && now >= g.win_end) {
+			for (int k = 0; k < o.nextra; k++)
+				x1[k] = proc_stat(o.extra_pid[k]);
 			s1 = proc_stat(o.server_pid);
 			gen1 = self_cpu();
 			mach1 = machine_busy();
@@ -1229,12 +1245,24 @@ static void load_step(int step)
 	fprintf(f, ",\"deliveries_per_s\":%.1f,\"drain_s\":%.3f", secs > 0 ? g.delivered_win / secs : 0,
 		(double)(t_drained - g.win_end) / 1e9);
 	json_hist(f, "latency_us", &g.h_lat);
+	if (o.port2 > 0)
+		json_hist(f, "latency_port2_us", &g.h_lat2);
 	json_hist(f, "send_lag_us", &g.h_lag);
 	json_hist(f, "warmup_latency_us", &g.h_warm);
 	json_server(f, "server", s0, s1, secs);
 	if (s0.ok && s1.ok)
 		fprintf(f, ",\"cpu_us_per_delivery\":%.2f}",
 			g.delivered_win ? (s1.cpu_s - s0.cpu_s) * 1e6 / (double)g.delivered_win : 0);
+	if (o.nextra) { /* other processes of the run (a second node, Redis): CPU over the window */
+		fprintf(f, ",\"extra\":{");
+		for (int k = 0; k < o.nextra; k++) {
+			double cpu = x0[k].ok && x1[k].ok ? x1[k].cpu_s - x0[k].cpu_s : -1;
+			fprintf(f, "%s\"%s\":{\"pid\":%d,\"cpu_s\":%.3f,\"cpu_pct\":%.1f,\"rss_kb\":%ld}", k ? "," : "",
+				o.extra_name[k], o.extra_pid[k], cpu, secs > 0 && cpu >= 0 ? 100.0 * cpu / secs : 0,
+				x1[k].rss_kb);
+		}
+		fprintf(f, "}");
+	}
 	double gcpu = secs > 0 ? 100.0 * (gen1 - gen0) / secs : 0;
 	fprintf(f, ",\"generator\":{\"cpu_pct\":%.1f,\"saturated\":%s}", gcpu, gcpu > 90 ? "true" : "false");
 	json_machine(f, mach0, mach1, gen0, gen1, s0, s1, secs);
@@ -1406,6 +1434,8 @@ static void usage(FILE *f)
 		"  --proto chatd|tutorial|mirror   frame shapes (default chatd; mirror: raw text, ready at 101;\n"
 		"                        tutorial: ready at 101 as it sends no welcome)\n"
 		"  --rooms R --members M R rooms of M members; member 0 of each room publishes\n"
+		"  --port2 P             members with an odd index connect to port P (a second node)\n"
+		"  --extra-pid NAME:PID  also report PID's CPU over the window (up to 4; e.g. node2, redis)\n"
 		"  --publishers K        members 0..K-1 of each room publish in turn (default 1): each sends\n"
 		"                        rate/K messages/s, e.g. to stay under a per-connection rate limit\n"
 		"  --rate X              messages/s per room, open loop (default 10)\n"
@@ -1435,7 +1465,7 @@ int main(int argc, char **argv)
 	enum {
 		OPT_HOST = 256, OPT_PORT, OPT_PATH, OPT_SUB, OPT_PROTO, OPT_ROOMS, OPT_MEMBERS, OPT_RATE, OPT_DUR, OPT_WARM, OPT_DRAIN, OPT_SIZE,
 		OPT_PID, OPT_CONN, OPT_STORM, OPT_SRC, OPT_CONC, OPT_SETTLE, OPT_CTO, OPT_HOLD, OPT_SQ, OPT_STO, OPT_NONAMES, OPT_LABEL, OPT_QUIET, OPT_BUSY, OPT_SERVE,
-		OPT_PUBS, OPT_POISSON, OPT_HELP
+		OPT_PUBS, OPT_POISSON, OPT_PORT2, OPT_EXTRA, OPT_HELP
 	};
 	static const struct option lo[] = {
 		{"host", 1, 0, OPT_HOST},         {"port", 1, 0, OPT_PORT},           {"path-template", 1, 0, OPT_PATH},
@@ -1448,6 +1478,7 @@ int main(int argc, char **argv)
 		{"storm-timeout", 1, 0, OPT_STO}, {"no-names", 0, 0, OPT_NONAMES},    {"label", 1, 0, OPT_LABEL},
 		{"busy-poll", 0, 0, OPT_BUSY},   {"serve", 0, 0, OPT_SERVE},   {"quiet", 0, 0, OPT_QUIET},       {"publishers", 1, 0, OPT_PUBS},
 		{"poisson", 0, 0, OPT_POISSON},
+		{"port2", 1, 0, OPT_PORT2},      {"extra-pid", 1, 0, OPT_EXTRA},
 		{"help", 0, 0, OPT_HELP},           {0, 0, 0, 0},
 	};
 	int conc_set = 0, opt;
@@ -1467,6 +1498,16 @@ int main(int argc, char **argv)
 		case OPT_MEMBERS: o.members = atoi(optarg); break;
 		case OPT_PUBS: o.publishers = atoi(optarg); break;
 		case OPT_POISSON: o.poisson = 1; break;
+		case OPT_PORT2: o.port2 = atoi(optarg); break;
+		case OPT_EXTRA: {
+			const char *colon = strchr(optarg, ':');
+			if (!colon || o.nextra == 4 || colon - optarg >= 32)
+				die("--extra-pid NAME:PID (at most 4)");
+			memcpy(o.extra_name[o.nextra], optarg, (size_t)(colon - optarg));
+			o.extra_name[o.nextra][colon - optarg] = 0;
+			o.extra_pid[o.nextra++] = atoi(colon + 1);
+			break;
+		}
 		case OPT_RATE: o.rate = atof(optarg); break;
 		case OPT_DUR: o.duration = atof(optarg); break;
 		case OPT_WARM: o.warmup = atof(optarg); break;
@@ -1528,6 +1569,8 @@ int main(int argc, char **argv)
 		g.dst.sin_family = AF_INET;
 		g.dst.sin_addr = a;
 		g.dst.sin_port = htons((uint16_t)o.port);
+		g.dst2 = g.dst;
+		g.dst2.sin_port = htons((uint16_t)(o.port2 > 0 ? o.port2 : o.port));
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_sig);
