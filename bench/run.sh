@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/run.sh [--quick] [bench.py options]
+# bench/run.sh [--quick] [bench.py options]  (then bench/cluster.py [--quick])
 # One command: builds the load generator (and chatd and its plugins), starts chatd, the tutorial's
 # server and the lws mirror demo in turn pinned to core 0, runs every workload
 # against each with the generator on core 1, kills every server it started, writes
@@ -23,4 +23,13 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-exec "$PY" bench/bench.py "$@"
+rc=0
+"$PY" bench/bench.py "$@" || rc=$?
+# the cluster plugin's workloads (bench/cluster.py: chatd alone and two nodes on
+# Redis, interleaved); it skips (77) without the plugin or redis-server
+quick=""
+for a in "$@"; do [ "$a" = --quick ] && quick=--quick; done
+crc=0
+"$PY" bench/cluster.py $quick || crc=$?
+[ "$crc" = 0 ] || [ "$crc" = 77 ] || rc=$crc
+exit "$rc"
