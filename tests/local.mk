@@ -125,11 +125,16 @@ include tests/integration/local.mk
 TESTS += \
 	tests/e2e/chat.test.mjs \
 	tests/e2e/modules.test.mjs \
+	tests/e2e/people.test.mjs \
 	tests/e2e/plugins.test.mjs \
 	tests/e2e/reconnect.test.mjs \
+	tests/e2e/rich.test.mjs \
+	tests/e2e/rooms.test.mjs \
 	tests/e2e/screenshot.test.mjs \
+	tests/e2e/search.test.mjs \
 	tests/e2e/security.test.mjs \
-	tests/e2e/tutorial.test.mjs
+	tests/e2e/tutorial.test.mjs \
+	tests/e2e/unread.test.mjs
 TEST_HELPERS += tests/e2e/run.sh tests/e2e/tap-reporter.mjs tests/e2e/helpers.mjs \
 	tests/e2e/package.json tests/e2e/package-lock.json
 

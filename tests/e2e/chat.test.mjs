@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startChatd, stopChatd, cleanupChatd, launchBrowser, openClient, closePage,
-  say, waitMessage, waitMembers, waitConnected,
+  say, waitMessage, waitMembers, waitConnected, badge, waitBadge, sleep,
 } from './helpers.mjs';
 
 let srv;
@@ -56,46 +56,64 @@ test('two people chat in one room; own messages look different', async () => {
   }
 });
 
-test('switching rooms uses the same socket and keeps rooms apart', async () => {
+test('many rooms at once on one socket: joining keeps the others, each room its own log, members and unread count', async () => {
   const alice = await openClient(browser, srv, { name: 'Ann', room: 'roomA' });
   const bob = await openClient(browser, srv, { name: 'Ben', room: 'roomA' });
+  const carol = await openClient(browser, srv, { name: 'Cat', room: 'roomB' });
   try {
     await alice.evaluate(() => { window.__noReload = true; });
     await say(alice, 'first in A');
     await waitMessage(bob, 'first in A');
 
-    // Join a new room from the sidebar form.
+    // Join a second room from the sidebar form: shown at once, the first one kept.
     await alice.fill('#join-input', 'roomB');
     await alice.press('#join-input', 'Enter');
     await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'roomb');
-    await waitConnected(alice);
-    await waitMembers(alice, ['Ann']);
     assert.equal(new URL(alice.url()).hash, '#roomb');
+    await waitMembers(alice, ['Ann', 'Cat']);
     await say(alice, 'only in B');
-    await waitMessage(alice, 'only in B');
+    await waitMessage(carol, 'only in B');
 
+    // Still in roomA: Ben sees no leave, and Ann gets roomA's messages as an unread count.
+    await waitMembers(bob, ['Ann', 'Ben']);
+    assert.equal(await bob.locator('.log > .sys', { hasText: /Ann left/ }).count(), 0, 'joining roomB left roomA');
     await say(bob, 'only in A');
-    await waitMessage(bob, 'only in A');
-    await alice.waitForTimeout(500);
-    assert.equal(await alice.locator('.log > .msg', { hasText: 'only in A' }).count(), 0, 'a roomA message leaked into roomB');
-    assert.equal(await bob.locator('.log > .msg', { hasText: 'only in B' }).count(), 0, 'a roomB message leaked into roomA');
-    await waitMembers(bob, ['Ben']);
+    await waitBadge(alice, '#rooma', '1');
+    assert.equal(await alice.title(), '(1) #roomb · chatd');
+    assert.equal(await alice.locator('.log > .msg', { hasText: 'only in A' }).count(), 0, 'a roomA message shown in roomB');
+    assert.equal(await bob.locator('.log > .msg', { hasText: 'only in B' }).count(), 0, 'a roomB message reached roomA');
 
-    // The room list marks the current room.
-    const current = await alice.$eval('#room-list [aria-current="page"]', (e) => e.textContent);
-    assert.match(current, /roomb/);
-    assert.deepEqual(await alice.$$eval('#room-list .room-link', (els) => els.map((e) => e.textContent.replace(/^#\s*/, ''))).then((l) => l.sort()), ['rooma', 'roomb']);
+    // The room list marks the room shown.
+    assert.match(await alice.$eval('#room-list [aria-current="page"]', (e) => e.textContent), /roomb/);
+    assert.deepEqual(await alice.$$eval('#room-list .room-link', (els) => els.map((e) => e.textContent.replace(/^#\s*/, ''))), ['rooma', 'roomb']);
 
-    // Back to roomA through the URL (hashchange), still no reload and no new socket.
+    // Back to roomA through the URL: what came meanwhile is there, below the divider, and read.
     await alice.evaluate(() => { location.hash = '#roomA'; });
     await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'rooma');
+    await waitMessage(alice, 'only in A');
+    await waitBadge(alice, '#rooma', '');
+    assert.equal(await alice.title(), '#rooma · chatd');
+    assert.equal(await alice.$eval('.log > .divider', (d) => d.nextElementSibling.querySelector('.text').textContent), 'only in A');
     await waitMembers(alice, ['Ann', 'Ben']);
     await say(bob, 'welcome back');
     await waitMessage(alice, 'welcome back');
     assert.equal(await alice.locator('.log > .msg', { hasText: 'only in B' }).count(), 0);
-
     assert.equal(await alice.evaluate(() => window.__noReload), true, 'the page reloaded');
-    assert.equal(await alice.evaluate(() => window.__wsCount), 1, 'switching rooms opened a new WebSocket');
+    assert.equal(await alice.evaluate(() => window.__wsCount), 1, 'a room opened a new WebSocket');
+
+    // Leaving roomB (its × in the list) tells roomB, and only roomB.
+    await alice.hover('#room-list li[data-key="#roomb"]');
+    assert.equal(await alice.getAttribute('#room-list li[data-key="#roomb"] .room-remove', 'aria-label'), 'Leave #roomb');
+    await alice.click('#room-list li[data-key="#roomb"] .room-remove');
+    await carol.locator('.log > .sys', { hasText: /Ann left/ }).waitFor();
+    await waitMembers(carol, ['Cat']);
+    assert.deepEqual(await alice.$$eval('#room-list .room-link', (els) => els.map((e) => e.textContent.replace(/^#\s*/, ''))), ['rooma']);
+    await say(carol, 'after Ann left');
+    await waitMessage(carol, 'after Ann left');
+    await sleep(200);
+    assert.equal(await badge(alice, '#roomb'), '');
+    assert.equal(await alice.locator('#room-list li[data-key="#roomb"]').count(), 0);
+    assert.equal(await bob.locator('.log > .sys', { hasText: /Ann left/ }).count(), 0);
 
     // An invalid room name is refused in the UI with a reason, and nothing is sent.
     await alice.fill('#join-input', 'bad room!');
@@ -106,6 +124,7 @@ test('switching rooms uses the same socket and keeps rooms apart', async () => {
   } finally {
     await closePage(alice);
     await closePage(bob);
+    await closePage(carol);
   }
 });
 

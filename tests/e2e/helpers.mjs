@@ -141,9 +141,11 @@ export function launchBrowser() {
  * Opens the bundled client as `name` in `room`, in a fresh browser context (its own localStorage),
  * and waits until it is connected. The page records WebSocket constructions (window.__wsCount),
  * the last socket (window.__lastWs) and CSP violations (window.__csp, plus page.cspErrors from the console).
+ * initScript: another function to run in every page of the context before the client's scripts.
  */
-export async function openClient(browser, srv, { name, room = 'general', viewport = { width: 1280, height: 800 }, wait = true } = {}) {
+export async function openClient(browser, srv, { name, room = 'general', viewport = { width: 1280, height: 800 }, wait = true, initScript } = {}) {
   const context = await browser.newContext({ viewport });
+  if (initScript) await context.addInitScript(initScript);
   await context.addInitScript(() => {
     const Native = window.WebSocket;
     window.__wsCount = 0;
@@ -154,6 +156,17 @@ export async function openClient(browser, srv, { name, room = 'general', viewpor
     document.addEventListener('securitypolicyviolation', (e) => {
       window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
     });
+    // Whether the person is looking: tests hide or blur a tab with setAttention(page, {...}).
+    // Headless pages are all "visible and focused"; this makes that explicit and switchable.
+    const attention = { hidden: false, focused: true };
+    Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (attention.hidden ? 'hidden' : 'visible') });
+    Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => attention.hidden });
+    Document.prototype.hasFocus = () => attention.focused && !attention.hidden;
+    window.__setAttention = (a) => {
+      Object.assign(attention, a);
+      document.dispatchEvent(new Event('visibilitychange'));
+      window.dispatchEvent(new Event(attention.focused && !attention.hidden ? 'focus' : 'blur'));
+    };
   });
   const page = await context.newPage();
   page.cspErrors = [];
@@ -168,6 +181,33 @@ export async function openClient(browser, srv, { name, room = 'general', viewpor
   await page.goto(`${srv.url}/${query}#${room}`);
   if (wait) await waitConnected(page);
   return page;
+}
+
+/** Makes the page look hidden ({hidden:true}), unfocused ({focused:false}) or back in view. */
+export function setAttention(page, attention) {
+  return page.evaluate((a) => window.__setAttention(a), attention);
+}
+
+/** The unread badge of a conversation in the sidebar ('' when none), e.g. badge(page, '#random'), badge(page, '@bob'). */
+export async function badge(page, key) {
+  return page.evaluate((k) => {
+    const li = [...document.querySelectorAll('#room-list > li, #dm-list > li')].find((e) => e.dataset.key === k);
+    const b = li && li.querySelector('.badge');
+    return b ? b.textContent : '';
+  }, key);
+}
+
+/** Waits until the badge of a conversation reads `text` ('' for none). */
+export async function waitBadge(page, key, text, timeout = 15000) {
+  try {
+    await page.waitForFunction(([k, t]) => {
+      const li = [...document.querySelectorAll('#room-list > li, #dm-list > li')].find((e) => e.dataset.key === k);
+      const b = li && li.querySelector('.badge');
+      return li && (b ? b.textContent : '') === t;
+    }, [key, text], { timeout });
+  } catch (err) {
+    throw new Error(`badge of ${key} is ${JSON.stringify(await badge(page, key))}, expected ${JSON.stringify(text)}`);
+  }
 }
 
 export async function waitConnected(page, timeout = 15000) {

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startChatd, stopChatd, cleanupChatd, launchBrowser, openClient, closePage,
-  say, waitMessage, waitMembers, waitConnected, pluginsBuilt, sleep,
+  say, waitMessage, waitMembers, waitConnected, pluginsBuilt, sleep, badge, waitBadge,
 } from './helpers.mjs';
 
 const HAVE = pluginsBuilt('typing', 'privmsg', 'history');
@@ -61,23 +61,46 @@ test('typing indicators: one, two, several; cleared by the message', { skip }, a
   }
 });
 
-test('private messages show apart, reach only the two, and unknown names are explained', { skip }, async () => {
+test('direct messages are conversations: in the sidebar with an unread count, never in a room', { skip }, async () => {
   const alice = await openClient(browser, srv, { name: 'Pia', room: 'pm-one' });
   const bob = await openClient(browser, srv, { name: 'Quinn', room: 'pm-two' });
   const carl = await openClient(browser, srv, { name: 'Rex', room: 'pm-one' });
   try {
+    await waitMembers(alice, ['Pia', 'Rex']);
     await say(alice, '/msg quinn meet me at noon');
-    const got = bob.locator('.log > .msg.private', { hasText: 'meet me at noon' });
-    await got.waitFor();
-    assert.equal(await got.locator('.author').textContent(), 'Pia → you (private)');
-    const echo = alice.locator('.log > .msg.private:not(.pending)', { hasText: 'meet me at noon' });
+    // The sender is taken to the conversation; the row is confirmed by its echo.
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'quinn');
+    assert.equal(new URL(alice.url()).hash, '#@quinn');
+    const echo = alice.locator('.log > .msg.private.own:not(.pending)', { hasText: 'meet me at noon' });
     await echo.waitFor();
-    assert.equal(await echo.locator('.author').textContent(), '→ Quinn (private)');
+    assert.equal(await echo.locator('.author').textContent(), 'Pia');
     assert.equal(await alice.locator('.log > .pending').count(), 0, 'the /msg stayed pending');
-    await sleep(300);
-    assert.equal(await carl.locator('.log > .msg', { hasText: 'meet me at noon' }).count(), 0, 'a private message leaked');
-    assert.equal(await alice.locator('.log > .msg:not(.private)', { hasText: 'meet me at noon' }).count(), 0);
 
+    // The receiver stays where they are: a DM entry with one unread (a mention), the title counts it.
+    await waitBadge(bob, '@pia', '1');
+    assert.match(await bob.locator('#dm-list .room.has-mention').textContent(), /Pia/);
+    assert.equal(await bob.title(), '(1) #pm-two · chatd');
+    assert.equal(await bob.locator('.log > .msg', { hasText: 'meet me at noon' }).count(), 0, 'a DM shown in a room');
+    await bob.click('#dm-list .room-link');
+    const got = await waitMessage(bob, 'meet me at noon');
+    assert.equal(await got.locator('.author').textContent(), 'Pia');
+    await waitBadge(bob, '@pia', '');
+    await bob.waitForFunction(() => document.title === 'Pia · chatd');
+
+    // An answer typed in the conversation goes back to Pia, who is looking at it: nothing unread.
+    await say(bob, 'see you there');
+    await waitMessage(alice, 'see you there');
+    assert.equal(await badge(alice, '@quinn'), '');
+
+    // Nobody else sees any of it, in a room or in the sidebar.
+    await sleep(300);
+    assert.equal(await carl.locator('.log > .msg', { hasText: /meet me|see you/ }).count(), 0, 'a DM leaked');
+    assert.equal(await carl.locator('#dm-list > li').count(), 0);
+    await alice.click('#room-list .room-link');
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'pm-one');
+    assert.equal(await alice.locator('.log > .msg', { hasText: /meet me|see you/ }).count(), 0, 'a DM shown in a room');
+
+    // To nobody: the conversation shows the refused message, the notice says why.
     await say(alice, '/msg nobody-here hello?');
     await alice.locator('.notice[data-code="no_such_user"]', { hasText: 'Nobody named nobody-here is connected' }).waitFor();
     const failed = alice.locator('.log > .msg.failed', { hasText: 'hello?' });
@@ -193,6 +216,67 @@ test('a dropped connection resumes with since=: the missed messages, once each',
     assert.ok(urls.some((u) => /[?&]since=\d+/.test(u)), `no since= in ${JSON.stringify(urls)}`);
     const ids = await rowsWithId(alice);
     assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
+  }
+});
+
+test('each room of the socket has its own typing, replay and since= recovery', { skip }, async () => {
+  const alice = await openClient(browser, srv, { name: 'Tia', room: 'multi-a' });
+  const bob = await openClient(browser, srv, { name: 'Uri', room: 'multi-a' });
+  try {
+    await say(bob, 'a before');
+    await waitMessage(alice, 'a before');
+    await say(alice, '/join multi-b');
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'multi-b');
+    await bob.evaluate(() => { location.hash = '#multi-b'; });
+    await waitMembers(alice, ['Tia', 'Uri']);
+    await say(bob, 'b before');
+    await waitMessage(alice, 'b before');
+
+    // Typing is per room: Uri typing in multi-a is not shown in multi-b, and is in multi-a.
+    await bob.evaluate(() => { location.hash = '#multi-a'; });
+    await bob.waitForFunction(() => document.querySelector('#room-title').textContent === 'multi-a');
+    await bob.type('#msg-input', 'typing in a');
+    await alice.waitForTimeout(400);
+    assert.equal(await alice.locator('#typing').textContent(), '', 'typing of multi-a shown in multi-b');
+    await alice.evaluate(() => { location.hash = '#multi-a'; });
+    await alice.locator('#typing', { hasText: 'Uri is typing…' }).waitFor();
+    await bob.fill('#msg-input', '');
+
+    // A dropped socket: each room resumes with its own since=, missed messages once each.
+    const sent = [];
+    alice.on('websocket', (ws) => { sent.push(ws.url()); ws.on('framesent', (f) => sent.push(String(f.payload))); });
+    await alice.evaluate(() => {
+      const Native = Object.getPrototypeOf(window.WebSocket);
+      window.__hold = true;
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          if (window.__hold) throw new DOMException('held offline by the test', 'SyntaxError');
+          super(...args); window.__wsCount += 1; window.__lastWs = this;
+        }
+      };
+      window.__lastWs.close(4000, 'test');
+    });
+    await alice.waitForSelector('#conn[data-state="offline"]');
+    await say(bob, 'a missed');
+    await waitMessage(bob, 'a missed');
+    await bob.evaluate(() => { location.hash = '#multi-b'; });
+    await bob.waitForFunction(() => document.querySelector('#room-title').textContent === 'multi-b');
+    await say(bob, 'b missed');
+    await waitMessage(bob, 'b missed');
+    await alice.evaluate(() => { window.__hold = false; const b = document.querySelector('#retry-now'); if (!b.hidden) b.click(); });
+    await waitConnected(alice);
+    await waitMessage(alice, 'a missed');
+    await alice.evaluate(() => { location.hash = '#multi-b'; });
+    await waitMessage(alice, 'b missed');
+    for (const t of ['b before', 'b missed']) assert.equal(await alice.locator('.log > .msg', { hasText: t }).count(), 1, `"${t}" not once`);
+    await alice.evaluate(() => { location.hash = '#multi-a'; });
+    for (const t of ['a before', 'a missed']) assert.equal(await alice.locator('.log > .msg', { hasText: t }).count(), 1, `"${t}" not once`);
+    assert.ok(sent.some((x) => /\/ws\/multi-a\?.*multi=1.*since=\d+/.test(x)), `no since= for multi-a in ${JSON.stringify(sent)}`);
+    assert.ok(sent.some((x) => { try { const f = JSON.parse(x); return f.type === 'join' && f.room === 'multi-b' && f.since > 0; } catch { return false; } }),
+      `no join of multi-b with since in ${JSON.stringify(sent)}`);
   } finally {
     await closePage(alice);
     await closePage(bob);

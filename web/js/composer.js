@@ -6,7 +6,8 @@ import { scrollToBottom } from './scroll.js';
 import { maybeSendTyping } from './typing.js';
 import { sendChat } from './outbox.js';
 import { runCommand } from './commands.js';
-import { goRoom } from './rooms.js';
+import { openConv } from './views.js';
+import { checkRead } from './unread.js';
 
 export function onSubmit(ev) {
   ev.preventDefault();
@@ -15,7 +16,7 @@ export function onSubmit(ev) {
   if (!text) return;
   let ok;
   if (text.startsWith('/') && !text.startsWith('//')) ok = runCommand(text);
-  else ok = sendChat(text.startsWith('//') ? text.slice(1) : text, null);
+  else ok = sendChat(text.startsWith('//') ? text.slice(1) : text);
   if (ok) { ui.input.value = ''; onInput(); }
 }
 
@@ -40,13 +41,19 @@ export function onInput() {
   maybeSendTyping();
 }
 
+/** The conversations in sidebar order: rooms, then the DMs listed. */
+function sidebarKeys() {
+  return [...ui.roomList.children, ...ui.dmList.children].map((li) => li.dataset.key).filter(Boolean);
+}
+
 export function onInputKey(ev) {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); ui.composer.requestSubmit(); }
-  else if (ev.key === 'Escape') scrollToBottom();
+  else if (ev.key === 'Escape') { scrollToBottom(); checkRead(); }
   else if (ev.altKey && (ev.key === 'ArrowUp' || ev.key === 'ArrowDown')) {
     ev.preventDefault();
-    const i = state.rooms.indexOf(state.room);
-    const next = state.rooms[(i + (ev.key === 'ArrowUp' ? -1 : 1) + state.rooms.length) % state.rooms.length];
-    if (next) goRoom(next);
+    const keys = sidebarKeys();
+    const i = keys.indexOf(state.view);
+    const next = keys[(i + (ev.key === 'ArrowUp' ? -1 : 1) + keys.length) % keys.length];
+    if (next) openConv(next);
   }
 }

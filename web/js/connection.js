@@ -1,11 +1,11 @@
 // The WebSocket: connecting, the status in the top bar, reconnecting with
 // backoff, explaining close codes, sending frames.
 import { ui } from './dom.js';
-import { state, roomData } from './state.js';
+import { state, roomConv, viewConv } from './state.js';
 import { notice } from './notices.js';
 import { addSystem } from './render.js';
-import { clearTypers } from './typing.js';
-import { setPendingStatus } from './outbox.js';
+import { clearAllTypers } from './typing.js';
+import { markSentUnconfirmed } from './outbox.js';
 import { updateComposer } from './composer.js';
 import { handleFrame } from './frames.js';
 
@@ -44,14 +44,29 @@ export function setStatus(status) {
   updateComposer();
 }
 
+/** The room a new socket opens with: the one shown, else the first joined, else the default. */
+export function firstRoom() {
+  const v = viewConv();
+  if (v.kind === 'room') return v.name;
+  return state.rooms[0] || 'general';
+}
+
+/**
+ * /ws/ROOM?name=&session=&multi=1&since=: multi=1 asks for many rooms on the socket (a
+ * server that does not know it ignores it, and its welcome says no multi), the session
+ * makes this tab one person with the other tabs of this browser.
+ */
 function socketUrl() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const room = firstRoom();
   const params = [];
   const name = state.wantedName || state.me;
   if (name) params.push(`name=${encodeURIComponent(name)}`);
-  const d = roomData(state.room);
-  if (d.maxId > 0) params.push(`since=${d.maxId}`);
-  return `${proto}://${location.host}/ws/${state.room}${params.length ? '?' + params.join('&') : ''}`;
+  if (state.session) params.push(`session=${encodeURIComponent(state.session)}`);
+  params.push('multi=1');
+  const c = roomConv(room);
+  if (c.maxId > 0) params.push(`since=${c.maxId}`);
+  return `${proto}://${location.host}/ws/${room}?${params.join('&')}`;
 }
 
 /** Opens a new socket to the wanted room (closing any old one). */
@@ -60,7 +75,8 @@ export function connect() {
   state.retryTimer = null;
   if (state.ws) { const old = state.ws; state.ws = null; try { old.close(1000); } catch { /* ignore */ } }
   state.welcomed = false;
-  state.joinSentFor = state.room;
+  state.joinSentFor = firstRoom();
+  for (const c of state.convs.values()) { c.joined = false; c.joinSent = false; }
   setStatus('connecting');
   let ws;
   try { ws = new WebSocket(socketUrl()); } catch (err) { notice(`Cannot connect: ${err.message}`, { key: 'connection' }); scheduleReconnect(); return; }
@@ -84,10 +100,10 @@ function onClose(ev) {
   const wasWelcomed = state.welcomed;
   state.ws = null;
   state.welcomed = false;
+  for (const c of state.convs.values()) { c.joined = false; c.joinSent = false; }
   clearTimeout(state.stableTimer);
-  clearTypers();
-  // Sent but unacknowledged messages wait for the replay after the reconnect.
-  for (const p of state.pending.values()) if (p.status === 'sent') setPendingStatus(p, 'unconfirmed');
+  clearAllTypers();
+  markSentUnconfirmed();   // sent but unacknowledged: the replay after the reconnect may confirm them
   const why = CLOSE_TEXT[ev.code] || `The connection closed (code ${ev.code}).`;
   if (wasWelcomed || ev.code !== 1006) {
     addSystem(ev.reason ? `${why} (${ev.reason})` : why, 'warn');

@@ -1,17 +1,25 @@
-// Frames from the server (docs/protocol.md), one handler per type.
+// Frames from the server (docs/protocol.md), one handler per type. Every room frame
+// names its room; direct messages go to the conversation with the other person.
 import { ui } from './dom.js';
-import { state, roomData, current } from './state.js';
+import { state, conv, viewConv, roomConv, roomKey, dmKey } from './state.js';
 import { notice, announce } from './notices.js';
-import { nearBottom, scrollToBottom, afterLiveAdd, captureAnchor, restoreAnchor } from './scroll.js';
+import { afterLiveAdd, captureAnchor, restoreAnchor } from './scroll.js';
 import {
-  messageRow, privateRow, addSystem, insertById, insertReplayed, rememberId, resetIds, regroup, restyleOwn,
+  messageRow, addSystem, insertById, insertUnnumbered, insertReplayed, rememberId, resetIds, regroup, restyleOwn,
 } from './render.js';
-import { clearTyper, showTyper } from './typing.js';
+import { clearTyper, clearTyperEverywhere, showTyper } from './typing.js';
 import {
   flushOutbox, failUnconfirmed, failOldestSent, matchPending, matchPendingPrivate, forgetPending, dropPending,
+  privateUnsupported,
 } from './outbox.js';
-import { sendFrame, setStatus, STABLE_AFTER_MS } from './connection.js';
-import { renderRoomChrome, renderMembers, updateOlderButton, HISTORY_PAGE } from './sidebar.js';
+import { setStatus, firstRoom, STABLE_AFTER_MS } from './connection.js';
+import {
+  renderChrome, renderMembers, updateOlderButton, scheduleChrome, rememberRoom, HISTORY_PAGE,
+} from './sidebar.js';
+import { sendJoin, askDmHistory, openConv } from './views.js';
+import { noteMessage, onRead, flushReads, revealUnread } from './unread.js';
+import { renderDirectory, directoryUnsupported } from './browse.js';
+import { renderResults, searchUnsupported } from './search.js';
 
 const UNCONFIRMED_GRACE_MS = 2500;  // after a reconnect, wait this long for a replayed echo
 
@@ -21,6 +29,7 @@ const FAILED_BECAUSE = {
   too_large: 'it is too large for the server',
   no_such_user: 'nobody by that name is connected',
   bad_request: 'the server refused it',
+  not_in_room: 'you are not in that room',
 };
 
 /** Parses one text frame and runs its handler (a frame without type is a message). */
@@ -33,10 +42,23 @@ export function handleFrame(data) {
   else console.info('chatd: ignoring unknown server frame type', f.type);
 }
 
+/** The room a frame without "room" is about (old servers): the socket's room. */
+function fallbackRoom() {
+  return state.multi ? firstRoom() : (state.joinSentFor || firstRoom());
+}
+
+/** The room conversation a frame names, or null for a room this client is no longer in. */
+function frameRoom(f) {
+  const room = typeof f.room === 'string' ? f.room : fallbackRoom();
+  if (state.multi && !state.rooms.includes(room)) return null;
+  return roomConv(room);
+}
+
 function onWelcome(w) {
-  const room = typeof w.room === 'string' ? w.room : state.room;
+  const room = typeof w.room === 'string' ? w.room : fallbackRoom();
   const first = !state.welcomed;
   state.welcomed = true;
+  if (first) state.multi = w.multi === true;
   const oldMe = state.me;
   if (typeof w.username === 'string') state.me = w.username;
   if (first && state.wantedName && state.me && state.me !== state.wantedName) {
@@ -45,81 +67,92 @@ function onWelcome(w) {
   if (oldMe && state.me !== oldMe) restyleOwn();
   state.limits = (w.limits && typeof w.limits === 'object') ? w.limits : {};
 
-  const d = roomData(room);
-  d.members.clear();
-  for (const u of Array.isArray(w.users) ? w.users : []) d.members.set(String(u).toLowerCase(), String(u));
-  d.userCount = typeof w.user_count === 'number' ? w.user_count : d.members.size;
+  if (!state.multi) state.joinSentFor = room;
+  rememberRoom(room);
+  const c = roomConv(room);
+  c.joined = true;
+  c.joinSent = true;
+  c.members.clear();
+  for (const u of Array.isArray(w.users) ? w.users : []) c.members.set(String(u).toLowerCase(), String(u));
+  c.userCount = typeof w.user_count === 'number' ? w.user_count : c.members.size;
   // last_id (extension): the room's newest id. Lower than ours: the server's ids started over.
-  if (typeof w.last_id === 'number' && w.last_id < d.maxId) resetIds(d);
-  d.checkReset = d.maxId > 0;
+  if (typeof w.last_id === 'number' && w.last_id < c.maxId) resetIds(c);
+  c.checkReset = c.maxId > 0;
+  c.maxIdAtWelcome = c.maxId;
   // The replay (history:true) belongs where the welcome arrived, before notices that follow it.
-  d.replayAfter = [...d.list.children].reverse().find((r) => !r.classList.contains('pending')) || 'start';
+  c.replayAfter = [...c.list.children].reverse().find((r) => !r.classList.contains('pending')) || 'start';
 
-  if (room !== state.room && state.joinSentFor !== state.room) {
-    // The user picked another room while this socket was opening.
-    sendFrame({ type: 'join', room: state.room });
-    state.joinSentFor = state.room;
+  if (first) {
+    const v = viewConv();
+    if (state.multi) {
+      for (const r of state.rooms) if (r !== room) sendJoin(r);
+    } else if (v.kind === 'room' && v.name !== room) {
+      sendJoin(v.name);                 // the user picked another room while this socket was opening
+      state.joinSentFor = v.name;
+    }
+    setStatus('connected');
+    clearTimeout(state.stableTimer);
+    state.stableTimer = setTimeout(() => { state.attempt = 0; }, STABLE_AFTER_MS);
+    setTimeout(failUnconfirmed, UNCONFIRMED_GRACE_MS);
+    if (v.kind === 'dm') askDmHistory(v);
   }
-  setStatus('connected');
-  clearTimeout(state.stableTimer);
-  state.stableTimer = setTimeout(() => { state.attempt = 0; }, STABLE_AFTER_MS);
-
-  if (room === state.room) { renderRoomChrome(); scrollToBottom(); }
+  if (c.key === state.view) { renderChrome(); afterLiveAdd(c, false, true); }
+  else scheduleChrome();
   ui.nickInput.value = state.me || '';
-  flushOutbox(room);
-  setTimeout(failUnconfirmed, UNCONFIRMED_GRACE_MS);
+  flushOutbox();
+  flushReads(c);
 }
 
 function onMessage(m) {
-  const room = typeof m.room === 'string' ? m.room : state.room;
-  const d = roomData(room);
+  const c = frameRoom(m);
+  if (!c) return;
   const id = typeof m.id === 'number' ? m.id : null;
-  const p = matchPending(m);
+  const p = matchPending(m, c.key);
 
-  if (id !== null && !m.history && d.checkReset) {
-    d.checkReset = false;
-    if (id <= d.maxId) resetIds(d);
+  if (id !== null && !m.history && c.checkReset) {
+    c.checkReset = false;
+    if (id <= c.maxId) resetIds(c);
   }
-  if (id !== null && d.ids.has(id)) { if (p) dropPending(p); return; }   // never show an id twice
-  const newest = id !== null && id > d.maxId;
-  if (id !== null) rememberId(d, id);
+  if (id !== null && c.ids.has(id)) { if (p) dropPending(p); return; }   // never show an id twice
+  const newest = id !== null && id > c.maxId;
+  if (id !== null) rememberId(c, id);
 
   const own = !!p || (state.me !== null && m.username === state.me);
   const li = messageRow(m, own);
-  const shown = room === state.room;
-  const wasNear = shown && nearBottom();
-  if (p && p.el.parentNode === d.list && (id === null || newest)) {
+  if (p && p.el.parentNode === c.list && (id === null || newest)) {
     p.el.replaceWith(li);
     regroup(li); regroup(li.nextElementSibling);
     forgetPending(p);
   } else {
     if (p) dropPending(p);
-    if (newest && m.history && d.replayAfter) insertReplayed(d, li);
-    else if (id !== null) insertById(d, li, id);
-    else { d.list.insertBefore(li, d.list.querySelector(':scope > .pending')); regroup(li); }
+    if (newest && m.history && c.replayAfter) insertReplayed(c, li);
+    else if (id !== null) insertById(c, li, id);
+    else insertUnnumbered(c, li);
   }
-  clearTyper(m.username);
+  clearTyper(c, m.username);
+  // A replayed message this tab had not seen (a since= recovery) is news too.
+  const live = !m.history || (id !== null && c.maxIdAtWelcome > 0 && id > c.maxIdAtWelcome);
+  afterLiveAdd(c, own, !!m.history);
+  noteMessage(c, m, { own, live, from: m.username, text: String(m.text ?? '') });
+  if (c.key !== state.view) return;
   updateOlderButton();
-  if (!shown) return;
-  if (m.history) { if (wasNear) scrollToBottom(); return; }
-  afterLiveAdd(wasNear, own);
-  if (!own) announce(`${m.username}: ${m.text}`);
+  if (live && !own && !m.history) announce(`${m.username}: ${m.text}`);
 }
 
 function onSystem(e) {
   if (e.event === 'presence') return onPresence(e); // big rooms: one summary for many joins/leaves
-  const room = typeof e.room === 'string' ? e.room : state.room;
-  const d = roomData(room);
+  const c = frameRoom(e);
+  if (!c) return;
   const name = String(e.username ?? '');
   let text = typeof e.message === 'string' ? e.message : '';
   if (e.event === 'join') {
-    if (!d.members.has(name.toLowerCase())) d.userCount += 1;
-    d.members.set(name.toLowerCase(), name);
+    if (!c.members.has(name.toLowerCase())) c.userCount += 1;
+    c.members.set(name.toLowerCase(), name);
     text ||= `${name} joined`;
   } else if (e.event === 'leave') {
-    d.members.delete(name.toLowerCase());
-    d.userCount = Math.max(d.members.size, d.userCount - 1);
-    clearTyper(name);
+    c.members.delete(name.toLowerCase());
+    c.userCount = Math.max(c.members.size, c.userCount - 1);
+    clearTyper(c, name);
     text ||= `${name} left`;
   } else if (e.event === 'rename') {
     const old = String(e.old ?? '');
@@ -127,16 +160,31 @@ function onSystem(e) {
     text ||= `${old} is now ${name}`;
     if (state.me !== null && old === state.me) onOwnRename(old, name, e.requested);
   }
-  if (text) addSystem(text, null, room, e.ts);
-  if (room === state.room) renderMembers();
+  if (text) addSystem(text, null, c.key, e.ts);
+  if (c.key === state.view) renderMembers();
 }
 
-/** A rename changes the member list of every room we keep. */
+/** A rename changes the member lists of every room and the name of a DM conversation. */
 function renameEverywhere(old, name) {
-  for (const d of state.roomData.values()) {
-    if (d.members.delete(old.toLowerCase())) d.members.set(name.toLowerCase(), name);
+  for (const c of state.convs.values()) {
+    if (c.kind === 'room' && c.members.delete(old.toLowerCase())) c.members.set(name.toLowerCase(), name);
   }
-  clearTyper(old);
+  clearTyperEverywhere(old);
+  const from = dmKey(old);
+  const to = dmKey(name);
+  const dm = state.convs.get(from);
+  if (dm && from !== to && !state.convs.has(to)) {
+    state.convs.delete(from);
+    dm.key = to;
+    dm.name = name;
+    state.convs.set(to, dm);
+    for (const p of state.pending.values()) if (p.key === from) { p.key = to; p.priv.to = name; }
+    if (state.view === from) openConv(to);
+    scheduleChrome();
+  } else if (dm && from === to) {
+    dm.name = name;
+    scheduleChrome();
+  }
 }
 
 function onOwnRename(old, name, requested) {
@@ -149,76 +197,124 @@ function onOwnRename(old, name, requested) {
 }
 
 function onTyping(t) {
-  const room = typeof t.room === 'string' ? t.room : state.room;
+  const c = frameRoom(t);
   const name = String(t.username ?? '');
-  if (room !== state.room || !name || name === state.me) return;
-  if (t.stopped === true) { clearTyper(name); return; }   // extension: the indicator ended early
-  showTyper(name);
+  if (!c || !name || name === state.me) return;
+  if (t.stopped === true) { clearTyper(c, name); return; }   // extension: the indicator ended early
+  showTyper(c, name);
+}
+
+/** A direct message (live, an echo of mine, or from the stored conversation). */
+function addPrivate(pm) {
+  const mine = state.me !== null && pm.from === state.me;
+  const peer = String((mine ? pm.to : pm.from) ?? '?');
+  const c = conv(dmKey(peer), peer);
+  c.shown = true;
+  const id = typeof pm.id === 'number' ? pm.id : null;
+  const p = matchPendingPrivate(pm, mine);
+  if (id !== null && c.ids.has(id)) { if (p) dropPending(p); return null; }
+  const newest = id !== null && id > c.maxId;
+  if (id !== null) rememberId(c, id);
+  const li = messageRow({ id: pm.id, username: pm.from, text: pm.text, ts: pm.ts }, mine, true);
+  if (p && p.el.parentNode === c.list && (id === null || newest)) {
+    p.el.replaceWith(li);
+    regroup(li); regroup(li.nextElementSibling);
+    forgetPending(p);
+  } else {
+    if (p) dropPending(p);
+    if (id !== null) insertById(c, li, id);
+    else insertUnnumbered(c, li);
+  }
+  return { c, mine };
 }
 
 function onPrivate(pm) {
-  if (pm.id !== undefined) {
-    if (state.privateIds.has(pm.id)) return;
-    state.privateIds.add(pm.id);
-  }
-  const mine = state.me !== null && pm.from === state.me;
-  const p = matchPendingPrivate(pm, mine);
-  const d = current();
-  const wasNear = nearBottom();
-  const li = privateRow(pm.from, pm.to, pm.text, pm.ts, mine);
-  if (p && p.el.parentNode === d.list) { p.el.replaceWith(li); forgetPending(p); }
-  else { if (p) dropPending(p); d.list.insertBefore(li, d.list.querySelector(':scope > .pending')); }
-  afterLiveAdd(wasNear, mine);
-  if (!mine) announce(`Private message from ${pm.from}: ${pm.text}`);
+  const added = addPrivate(pm);
+  if (!added) return;
+  const { c, mine } = added;
+  afterLiveAdd(c, mine, !!pm.history);
+  noteMessage(c, pm, { own: mine, live: !pm.history, from: pm.from, text: String(pm.text ?? '') });
+  scheduleChrome();
+  if (!mine && !pm.history && c.key === state.view) announce(`${pm.from}: ${pm.text}`);
+  else if (!mine && !pm.history) announce(`Direct message from ${pm.from}: ${pm.text}`);
 }
 
-/** Answer to a history request: prepend older messages, keeping the reader's place. */
+/** Answer to a history request (a room's or a DM's): older messages, keeping the reader's place. */
 function onHistory(h) {
-  const room = typeof h.room === 'string' ? h.room : state.room;
-  const d = roomData(room);
+  const dm = typeof h.dm === 'string';
+  const c = dm ? conv(dmKey(h.dm), h.dm) : frameRoom(h);
+  if (!c) return;
   const list = Array.isArray(h.messages) ? h.messages.slice() : [];
   list.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
-  const shown = room === state.room;
-  const anchor = shown ? captureAnchor() : null;
+  const shown = c.key === state.view;
+  const anchor = shown && c.ids.size ? captureAnchor() : null;
   for (const m of list) {
-    if (typeof m.id !== 'number' || d.ids.has(m.id)) continue;
-    rememberId(d, m.id);
-    insertById(d, messageRow(m, state.me !== null && m.username === state.me), m.id);
+    if (typeof m.id !== 'number' || c.ids.has(m.id)) continue;
+    if (dm) { addPrivate({ ...m, history: true }); continue; }
+    rememberId(c, m.id);
+    insertById(c, messageRow(m, state.me !== null && m.username === state.me), m.id);
   }
-  d.hasMore = typeof h.has_more === 'boolean' ? h.has_more : list.length >= HISTORY_PAGE;
-  d.loadingOlder = false;
+  c.hasMore = typeof h.has_more === 'boolean' ? h.has_more : list.length >= HISTORY_PAGE;
+  c.loadingOlder = false;
+  if (!shown) return;
   updateOlderButton();                       // may hide the button: do it before restoring the place
-  if (shown) restoreAnchor(anchor);
+  if (anchor) restoreAnchor(anchor);
+  else revealUnread(c, { position: true });  // the first page of a DM conversation
 }
 
 function onUsers(u) {
-  const room = typeof u.room === 'string' ? u.room : state.room;
-  const d = roomData(room);
-  d.members.clear();
-  for (const n of Array.isArray(u.users) ? u.users : []) d.members.set(String(n).toLowerCase(), String(n));
-  d.userCount = typeof u.user_count === 'number' ? u.user_count : d.members.size;
-  if (room === state.room) renderMembers();
+  const c = frameRoom(u);
+  if (!c) return;
+  c.members.clear();
+  for (const n of Array.isArray(u.users) ? u.users : []) c.members.set(String(n).toLowerCase(), String(n));
+  c.userCount = typeof u.user_count === 'number' ? u.user_count : c.members.size;
+  if (c.key === state.view) renderMembers();
 }
 
 /** Big rooms coalesce joins and leaves into periodic presence summaries. */
 function onPresence(p) {
-  const room = typeof p.room === 'string' ? p.room : state.room;
-  const d = roomData(room);
+  const c = frameRoom(p);
+  if (!c) return;
   const joined = Array.isArray(p.joined) ? p.joined.map(String) : [];
   const left = Array.isArray(p.left) ? p.left.map(String) : [];
-  for (const n of joined) d.members.set(n.toLowerCase(), n);
-  for (const n of left) { d.members.delete(n.toLowerCase()); clearTyper(n); }
-  if (typeof p.count === 'number') d.userCount = p.count;
+  for (const n of joined) c.members.set(n.toLowerCase(), n);
+  for (const n of left) { c.members.delete(n.toLowerCase()); clearTyper(c, n); }
+  if (typeof p.count === 'number') c.userCount = p.count;
   const parts = [];
   if (joined.length) parts.push(`${nameSummary(joined)} joined`);
   if (left.length) parts.push(`${nameSummary(left)} left`);
-  if (parts.length) addSystem(parts.join(' · '), 'presence', room);
-  if (room === state.room) renderMembers();
+  if (parts.length) addSystem(parts.join(' · '), 'presence', c.key);
+  if (c.key === state.view) renderMembers();
 }
 
 function nameSummary(names) {
   if (names.length <= 3) return names.join(', ');
   return `${names.slice(0, 3).join(', ')} and ${names.length - 3} others`;
+}
+
+/** The socket left a room (answer to leave). */
+function onLeft(f) {
+  const c = typeof f.room === 'string' ? state.convs.get(roomKey(f.room)) : null;
+  if (c) { c.joined = false; c.joinSent = false; }
+}
+
+/** The server's DM conversations of this person (sent on connect when it keeps DMs). */
+function onDms(f) {
+  state.dmHistory = true;
+  state.readSync = true;
+  for (const d of Array.isArray(f.conversations) ? f.conversations : []) {
+    if (typeof d.with !== 'string') continue;
+    const c = conv(dmKey(d.with), d.with);
+    c.shown = true;
+    if (typeof d.read_id === 'number' && d.read_id >= c.readId) {
+      c.readId = d.read_id;
+      c.serverReadId = d.read_id;
+      if (typeof d.unread === 'number') { c.unread = d.unread; c.mentions = d.unread; }
+    }
+  }
+  scheduleChrome();
+  const v = viewConv();
+  if (v.kind === 'dm') askDmHistory(v);
 }
 
 /** serverText as the end of a sentence: no doubled full stop. */
@@ -241,6 +337,8 @@ export function errorSentence(code, serverText, retryAfterMs, priv) {
       return priv ? `Nobody named ${priv.to} is connected, so your private message was not sent.`
         : 'Nobody by that name is connected.';
     case 'not_stored': return 'Your message was delivered, but the server could not keep it in the history.';
+    case 'not_in_room': return 'You are not in that room (any more), so the server refused it.';
+    case 'too_many_rooms': return 'You are in as many rooms as the server allows. Leave one before joining another.';
     case 'internal': return detail ? `The server hit an internal error (${detail}).` : 'The server hit an internal error.';
     case 'unknown_type': return detail ? `The server does not support that request (${detail}).` : 'The server does not support that request.';
     case 'bad_request': return detail ? `The server refused a request: ${detail}.` : 'The server refused a request.';
@@ -248,10 +346,21 @@ export function errorSentence(code, serverText, retryAfterMs, priv) {
   }
 }
 
+/** A join over the server's room limit: the room that was being joined goes off the list. */
+function joinRefused() {
+  const c = [...state.convs.values()].find((x) => x.kind === 'room' && x.joinSent && !x.joined);
+  if (!c) return;
+  state.rooms = state.rooms.filter((r) => r !== c.name);
+  state.convs.delete(c.key);
+  if (state.view === c.key) openConv(roomKey(state.rooms[0] || 'general'));
+  else scheduleChrome();
+}
+
 function onError(e) {
   const code = typeof e.code === 'string' ? e.code : 'error';
   const serverText = typeof e.message === 'string' ? e.message : '';
   if (code === 'unknown_type' && optionalUnsupported(serverText)) return;
+  if (code === 'too_many_rooms') joinRefused();
   let failed = null;
   if (FAILED_BECAUSE[code]) failed = failOldestSent(code, FAILED_BECAUSE[code], e.retry_after_ms);
   const text = errorSentence(code, serverText, e.retry_after_ms, failed && failed.priv);
@@ -259,30 +368,45 @@ function onError(e) {
 }
 
 /**
- * typing and history need server plugins; without them the server answers unknown_type.
- * Say so once, in plain words, and stop using that feature instead of repeating the error.
+ * Frames that need a newer server or a plugin (typing, history, private, read, rooms,
+ * search, leave) are answered unknown_type by a server without them. Say so once, in
+ * plain words where the person asked for something, and stop using that feature.
+ * Returns true when the error was one of these.
  */
 function optionalUnsupported(serverText) {
-  const d = current();
-  let type = null;
-  if (/\btyping\b/.test(serverText) || (!/\bhistory\b/.test(serverText) && Date.now() - state.lastTypingFrameAt < 1500)) type = 'typing';
-  else if (/\bhistory\b/.test(serverText) || d.loadingOlder) type = 'history';
-  if (!type) return false;
-  if (type === 'history') {
-    for (const rd of state.roomData.values()) { rd.loadingOlder = false; rd.hasMore = false; }
-    updateOlderButton();
+  const named = serverText.match(/'([a-z_]+)'/);
+  let type = named ? named[1] : null;
+  if (!type) {
+    // A server that does not name the type: guess from what was just sent.
+    if (Date.now() - state.lastTypingFrameAt < 1500) type = 'typing';
+    else if (viewConv().loadingOlder) type = 'history';
   }
-  if (!state.unsupported.has(type)) {
-    state.unsupported.add(type);
-    notice(type === 'typing'
-      ? 'This server does not relay typing indicators (it has no typing plugin).'
-      : 'This server keeps no message history, so older messages cannot be loaded (it has no history plugin).',
-    { kind: 'info', key: `unsupported:${type}`, code: 'unknown_type' });
+  switch (type) {
+    case 'typing':
+      if (!state.unsupported.has('typing')) {
+        notice('This server does not relay typing indicators (it has no typing plugin).', { kind: 'info', key: 'unsupported:typing', code: 'unknown_type' });
+      }
+      break;
+    case 'history':
+      for (const c of state.convs.values()) { c.loadingOlder = false; c.hasMore = false; }
+      updateOlderButton();
+      if (!state.unsupported.has('history')) {
+        notice('This server keeps no message history, so older messages cannot be loaded (it has no history plugin).', { kind: 'info', key: 'unsupported:history', code: 'unknown_type' });
+      }
+      break;
+    case 'private': privateUnsupported(); return true;
+    case 'rooms': directoryUnsupported(); break;
+    case 'search': searchUnsupported(); break;
+    case 'read': case 'leave': break;
+    default: return false;
   }
+  state.unsupported.add(type);
   return true;
 }
 
 const HANDLERS = {
   welcome: onWelcome, message: onMessage, system: onSystem, typing: onTyping,
   private: onPrivate, history: onHistory, users: onUsers, presence: onPresence, error: onError,
+  left: onLeft, read: onRead, dms: onDms, rooms: renderDirectory, search: renderResults,
 };
+

@@ -1,8 +1,8 @@
-// Outgoing chat messages: shown at once as pending, confirmed by their echo
-// (client_id), queued while offline, offered for retry when refused or lost.
-import { state, current } from './state.js';
+// Outgoing messages, to rooms and to people: shown at once as pending, confirmed by
+// their echo (client_id), queued while offline, offered for retry when refused or lost.
+import { state, conv, dmKey } from './state.js';
 import { el, byteLength, sameName } from './util.js';
-import { messageRow, privateRow } from './render.js';
+import { messageRow } from './render.js';
 import { notice } from './notices.js';
 import { scrollToBottom } from './scroll.js';
 import { sendFrame } from './connection.js';
@@ -12,12 +12,10 @@ const PENDING_TEXT = {
 };
 
 function pendingRow(p) {
-  const li = p.priv
-    ? privateRow(state.me ?? 'you', p.priv.to, p.priv.text, Date.now(), true)
-    : messageRow({ username: state.me ?? 'you', text: p.frame.text, ts: Date.now() }, true);
+  const text = p.priv ? p.priv.text : p.frame.text;
+  const li = messageRow({ username: state.me ?? 'you', text, ts: Date.now() }, true, !!p.priv);
   li.classList.add('pending');
-  const st = el('span', 'pending-state');
-  li.querySelector('.meta').append(st);
+  li.querySelector('.meta').append(el('span', 'pending-state'));
   return li;
 }
 
@@ -38,54 +36,97 @@ export function setPendingStatus(p, status, why) {
   }
 }
 
-/** Queues or sends a chat message (priv: {to, text} for /msg); it shows as pending until its echo arrives. */
-export function sendChat(text, priv) {
+/** A name as /msg takes it: in double quotes when it has white space. */
+const msgName = (name) => (/\s/.test(name) ? `"${name}"` : name);
+
+/** The frame that carries a direct message: `private`, or `/msg` text for a server without it. */
+function privateFrame(to, text, cid) {
+  if (!state.unsupported.has('private')) return { type: 'private', to, text, client_id: cid };
+  const room = state.rooms.find((r) => conv(`#${r}`).joined);
+  return { type: 'message', text: `/msg ${msgName(to)} ${text}`, client_id: cid, ...(room ? { room } : {}) };
+}
+
+/** True when p can go out now (connected; a room message needs its room joined). */
+function canSend(p) {
+  if (state.status !== 'connected' || !state.welcomed) return false;
+  return p.priv ? true : conv(p.key).joined;
+}
+
+function tooLarge(text) {
   const max = state.limits.max_message_bytes;
   if (typeof max === 'number' && byteLength(text) > max) {
     notice(`That message is ${byteLength(text)} bytes; the limit is ${max}. Shorten it before sending.`, { key: 'size' });
-    return false;
+    return true;
   }
-  const cid = `c${++state.clientSeq}`;
-  const p = { cid, frame: { type: 'message', text, client_id: cid }, room: state.room, priv, status: 'queued', el: null };
+  return false;
+}
+
+function enqueue(p) {
   p.el = pendingRow(p);
-  state.pending.set(cid, p);
-  current().list.append(p.el);
+  state.pending.set(p.cid, p);
+  conv(p.key).list.append(p.el);
   setPendingStatus(p, 'queued');
-  if (state.status === 'connected' && sendFrame(p.frame)) setPendingStatus(p, 'sent');
+  if (canSend(p) && sendFrame(p.frame)) setPendingStatus(p, 'sent');
   state.lastTypingSent = 0;   // a message ends typing: the next keystroke announces it again
-  scrollToBottom();
+  if (p.key === state.view) scrollToBottom();
   return true;
 }
 
+/** Queues or sends text to the conversation `key` (a room, or a person for a DM view). */
+export function sendChat(text, key = state.view) {
+  const c = conv(key);
+  if (c.kind === 'dm') return sendPrivate(c.name, text);
+  if (tooLarge(text)) return false;
+  const cid = `c${++state.clientSeq}`;
+  return enqueue({ cid, key, frame: { type: 'message', text, client_id: cid, room: c.name }, priv: null, status: 'queued', el: null });
+}
+
+/** Queues or sends a direct message to `to`; it shows in the DM conversation with them. */
+export function sendPrivate(to, text) {
+  if (tooLarge(text)) return false;
+  const cid = `c${++state.clientSeq}`;
+  const key = dmKey(to);
+  conv(key, to);
+  return enqueue({ cid, key, frame: privateFrame(to, text, cid), priv: { to, text }, status: 'queued', el: null });
+}
+
 function resendPending(p) {
-  if (state.status === 'connected' && p.room === state.room && sendFrame(p.frame)) setPendingStatus(p, 'sent');
+  if (p.priv) p.frame = privateFrame(p.priv.to, p.priv.text, p.cid);
+  if (canSend(p) && sendFrame(p.frame)) setPendingStatus(p, 'sent');
   else setPendingStatus(p, 'queued');
 }
 
-/** After a welcome, send what was queued for that room while offline, in order. */
-export function flushOutbox(room) {
+/** After a welcome, send what was queued while offline (or while its room was being joined), in order. */
+export function flushOutbox() {
   for (const p of state.pending.values()) {
-    if (p.status === 'queued' && p.room === room && sendFrame(p.frame)) setPendingStatus(p, 'sent');
+    if (p.status === 'queued' && canSend(p) && sendFrame(p.frame)) setPendingStatus(p, 'sent');
   }
 }
 
-/** Finds the pending message an echo acknowledges (client_id, or a replayed copy of our text). */
-export function matchPending(m) {
+/** The server has no `private` frame: send the direct messages in flight again as /msg text. */
+export function privateUnsupported() {
+  state.unsupported.add('private');
+  for (const p of state.pending.values()) if (p.priv && p.status === 'sent') resendPending(p);
+}
+
+/** Finds the pending room message an echo acknowledges (client_id, or a replayed copy of our text). */
+export function matchPending(m, key) {
   if (typeof m.client_id === 'string' && state.pending.has(m.client_id)) return state.pending.get(m.client_id);
   if (m.history && m.username === state.me) {
     for (const p of state.pending.values()) {
-      if (p.status === 'unconfirmed' && !p.priv && p.frame.text.trim() === String(m.text).trim()) return p;
+      if (p.status === 'unconfirmed' && !p.priv && p.key === key && p.frame.text.trim() === String(m.text).trim()) return p;
     }
   }
   return null;
 }
 
-/** The pending /msg a private frame acknowledges (mine: we sent it). */
+/** The pending direct message a private frame acknowledges (mine: we sent it). */
 export function matchPendingPrivate(pm, mine) {
   if (typeof pm.client_id === 'string' && state.pending.has(pm.client_id)) return state.pending.get(pm.client_id);
   if (!mine) return null;
   for (const p of state.pending.values()) {
-    if (p.priv && p.status === 'sent' && sameName(p.priv.to, pm.to) && p.priv.text.trim() === String(pm.text).trim()) return p;
+    if (p.priv && (p.status === 'sent' || p.status === 'unconfirmed') && sameName(p.priv.to, pm.to) &&
+        p.priv.text.trim() === String(pm.text).trim()) return p;
   }
   return null;
 }
@@ -104,6 +145,11 @@ export function failOldestSent(code, why, retryAfter) {
     if (btn) { btn.disabled = true; setTimeout(() => { btn.disabled = false; }, retryAfter); }
   }
   return p;
+}
+
+/** Sent messages wait for the replay after a reconnect to confirm them. */
+export function markSentUnconfirmed() {
+  for (const p of state.pending.values()) if (p.status === 'sent') setPendingStatus(p, 'unconfirmed');
 }
 
 /** Unconfirmed messages that no replay acknowledged are offered for a manual retry. */

@@ -1,17 +1,18 @@
-// Message rows: building them (message, private, system) and keeping a room's log
-// in id order, each id at most once.
-import { state, roomData, current } from './state.js';
+// Message rows: building them (message, direct message, system, divider) and keeping
+// a conversation's log in id order, each id at most once.
+import { state, conv } from './state.js';
 import { el, timeEl, avatarClass } from './util.js';
-import { nearBottom, afterLiveAdd } from './scroll.js';
+import { renderRich, mentions } from './text.js';
+import { afterLiveAdd } from './scroll.js';
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
 
 /** Marks a row as a continuation when the row before it is by the same author shortly before. */
 export function regroup(li) {
-  if (!li || !li.classList.contains('msg') || li.classList.contains('private')) return;
+  if (!li || !li.classList.contains('msg')) return;
   const prev = li.previousElementSibling;
-  const cont = !!prev && prev.classList.contains('msg') && !prev.classList.contains('private') &&
-    prev.dataset.author === li.dataset.author &&
+  const cont = !!prev && prev.classList.contains('msg') && !prev.classList.contains('action') &&
+    !li.classList.contains('action') && prev.dataset.author === li.dataset.author &&
     Math.abs(Number(li.dataset.ts) - Number(prev.dataset.ts)) < GROUP_WITHIN_MS;
   li.classList.toggle('cont', cont);
 }
@@ -26,11 +27,21 @@ export function actionText(name, text) {
   return null;
 }
 
-/** One chat message row (Slack-like: avatar, name, time, text). */
-export function messageRow(m, own) {
+/**
+ * One chat message row (Slack-like: avatar, name, time, text with links and code).
+ * m: {id, username, text, ts}; own: sent by me; dm: a direct message row.
+ */
+export function messageRow(m, own, dm = false) {
   const name = String(m.username ?? '?');
-  const action = actionText(name, String(m.text ?? ''));
-  const li = el('li', `msg${own ? ' own' : ''}${action ? ' action' : ''}`);
+  const text = String(m.text ?? '');
+  const action = actionText(name, text);
+  const mentioned = !own && !dm && state.me !== null && mentions(text, state.me);
+  let cls = 'msg';
+  if (own) cls += ' own';
+  if (dm) cls += ' private';
+  if (action) cls += ' action';
+  if (mentioned) cls += ' mentioned';
+  const li = el('li', cls);
   li.dataset.author = name;
   li.dataset.ts = String(typeof m.ts === 'number' ? m.ts : Date.now());
   if (typeof m.id === 'number') li.dataset.id = String(m.id);
@@ -42,23 +53,10 @@ export function messageRow(m, own) {
   meta.append(el('span', 'author', name));
   if (own) meta.append(el('span', 'you-tag', '(you)'));
   meta.append(timeEl(m.ts));
-  body.append(meta, el('div', 'text', action ?? m.text ?? ''));
-  li.append(av, body);
-  return li;
-}
-
-/** A private message row: "→ bob (private)" or "alice → you (private)". */
-export function privateRow(from, to, text, ts, mine) {
-  const li = el('li', mine ? 'msg private own' : 'msg private');
-  li.dataset.author = String(from);
-  li.dataset.ts = String(typeof ts === 'number' ? ts : Date.now());
-  const body = el('div', 'body');
-  const meta = el('div', 'meta');
-  const label = mine ? `→ ${to} (private)` : `${from} → you (private)`;
-  meta.append(el('span', 'author', label), timeEl(ts));
-  body.append(meta, el('div', 'text', text ?? ''));
-  const av = el('span', 'avatar av-private', '✉');
-  av.setAttribute('aria-hidden', 'true');
+  const textEl = el('div', 'text');
+  if (action) textEl.textContent = action;
+  else renderRich(textEl, text, own ? null : state.me);
+  body.append(meta, textEl);
   li.append(av, body);
   return li;
 }
@@ -69,56 +67,67 @@ export function systemRow(text, kind, ts) {
   return li;
 }
 
-/** Appends a system notice to a room's log (the current room by default). */
-export function addSystem(text, kind, room, ts) {
-  const d = room ? roomData(room) : current();
-  const wasNear = nearBottom();
-  d.list.append(systemRow(text, kind, ts));
-  if (d.room === state.room) afterLiveAdd(wasNear);
+/** Appends a system notice to a conversation's log (the one shown by default). */
+export function addSystem(text, kind, key, ts) {
+  const c = conv(key ?? state.view);
+  c.list.append(systemRow(text, kind, ts));
+  if (c.key === state.view) afterLiveAdd(c, false, true);
+}
+
+/** The first pending row of a log (pending rows stay at the tail), or null. */
+function firstPending(c) {
+  const last = c.list.lastElementChild;
+  if (!last || !last.classList.contains('pending')) return null;
+  return c.list.querySelector(':scope > .pending');
 }
 
 /** Inserts a row with a message id in id order (call after rememberId); pending rows stay at the tail. */
-export function insertById(d, li, id) {
-  if (id >= d.maxId) {
-    const firstPending = d.list.querySelector(':scope > .pending');
-    d.list.insertBefore(li, firstPending);
+export function insertById(c, li, id) {
+  if (id >= c.maxId) {
+    c.list.insertBefore(li, firstPending(c));
   } else {
     let after = null;
-    for (const row of d.list.children) {
+    for (const row of c.list.children) {
       if (row.dataset.id && Number(row.dataset.id) > id) { after = row; break; }
     }
-    d.list.insertBefore(li, after);
+    c.list.insertBefore(li, after);
   }
   regroup(li);
   regroup(li.nextElementSibling);
 }
 
+/** Inserts a row without an id before the pending tail. */
+export function insertUnnumbered(c, li) {
+  c.list.insertBefore(li, firstPending(c));
+  regroup(li);
+}
+
 /** A replayed row newer than all shown: after the previous replayed row (or the welcome point). */
-export function insertReplayed(d, li) {
-  if (d.replayAfter === 'start' || !d.replayAfter.isConnected) d.list.prepend(li);
-  else d.replayAfter.after(li);
-  d.replayAfter = li;
+export function insertReplayed(c, li) {
+  if (c.replayAfter === 'start' || !c.replayAfter.isConnected) c.list.prepend(li);
+  else c.replayAfter.after(li);
+  c.replayAfter = li;
   regroup(li);
   regroup(li.nextElementSibling);
 }
 
-export function rememberId(d, id) {
-  d.ids.add(id);
-  if (id > d.maxId) d.maxId = id;
-  if (id < d.minId) d.minId = id;
+export function rememberId(c, id) {
+  c.ids.add(id);
+  if (id > c.maxId) c.maxId = id;
+  if (id < c.minId) c.minId = id;
 }
 
 /** The server's ids went backwards (restart without stored history): start a new id space. */
-export function resetIds(d) {
-  for (const row of d.list.querySelectorAll(':scope > [data-id]')) delete row.dataset.id;
-  d.ids.clear(); d.minId = Infinity; d.maxId = 0; d.hasMore = false;
-  d.list.append(systemRow('The server restarted without its message history; older messages above may be out of date.', 'warn'));
+export function resetIds(c) {
+  for (const row of c.list.querySelectorAll(':scope > [data-id]')) delete row.dataset.id;
+  c.ids.clear(); c.minId = Infinity; c.maxId = 0; c.hasMore = false; c.readId = 0;
+  c.list.append(systemRow('The server restarted without its message history; older messages above may be out of date.', 'warn'));
 }
 
 /** Own-message styling follows the current server-given name. */
 export function restyleOwn() {
-  for (const d of state.roomData.values()) {
-    for (const li of d.list.querySelectorAll(':scope > .msg:not(.private):not(.pending)')) {
+  for (const c of state.convs.values()) {
+    for (const li of c.list.querySelectorAll(':scope > .msg:not(.pending)')) {
       const own = li.dataset.author === state.me;
       li.classList.toggle('own', own);
       const tag = li.querySelector('.you-tag');

@@ -1,95 +1,170 @@
-// The sidebar and the chrome around the log: room list, members, title, "load older",
-// and the off-canvas sidebar of narrow screens.
+// The sidebar and the chrome around the log: rooms and direct messages with their
+// unread counts, members, title (with the unread count in the tab title), "load
+// older", and the off-canvas sidebar of narrow screens.
 import { ui } from './dom.js';
-import { state, current } from './state.js';
-import { el, describeRoomCount } from './util.js';
+import { state, conv, viewConv, roomKey } from './state.js';
+import { el, describeRoomCount, compareNames } from './util.js';
 import { save, STORE_ROOMS, STORE_ROOM } from './store.js';
 import { sendFrame } from './connection.js';
-import { goRoom } from './rooms.js';
+import { openConv, leaveRoom, forgetDm } from './views.js';
+import { totalUnread } from './unread.js';
+import { renderTyping } from './typing.js';
 
-const HISTORY_PAGE = 50;
-export { HISTORY_PAGE };
+export const HISTORY_PAGE = 50;
+const CHROME_BATCH_MS = 40;
+let chromeTimer = null;
 
-export function renderRoomList() {
-  ui.roomList.replaceChildren();
-  for (const room of state.rooms) {
-    const li = el('li', room === state.room ? 'room current' : 'room');
-    const link = el('a', 'room-link', `# ${room}`);
-    link.href = `#${room}`;
-    if (room === state.room) link.setAttribute('aria-current', 'page');
-    link.addEventListener('click', (ev) => { ev.preventDefault(); goRoom(room); closeSidebar(); });
-    li.append(link);
-    if (room !== state.room) {
-      const rm = el('button', 'icon-btn room-remove', '×');
-      rm.type = 'button';
-      rm.setAttribute('aria-label', `Remove #${room} from the list`);
-      rm.addEventListener('click', () => forgetRoom(room));
-      li.append(rm);
-    }
-    ui.roomList.append(li);
-  }
+/** Re-renders the lists and the tab title soon (many messages in a burst: once). */
+export function scheduleChrome() {
+  if (chromeTimer) return;
+  chromeTimer = setTimeout(() => { chromeTimer = null; renderLists(); renderTitle(); }, CHROME_BATCH_MS);
 }
 
-/** Adds room to the remembered list and remembers it as the last room. */
+/** The badge of a conversation: its unread count, marked when some of it names me. */
+function badge(c) {
+  const b = el('span', c.mentions > 0 ? 'badge mention' : 'badge', c.unread > 99 ? '99+' : String(c.unread));
+  b.setAttribute('aria-hidden', 'true');
+  return b;
+}
+
+/** "3 unread, 1 mention" for the link's accessible name ('' when nothing is unread). */
+function unreadWords(c) {
+  if (!c.unread) return '';
+  let s = `, ${c.unread} unread`;
+  if (c.mentions) s += `, ${c.mentions} ${c.mentions === 1 ? 'mention' : 'mentions'}`;
+  return s;
+}
+
+function convItem(c, label, href, removeLabel, onRemove) {
+  const current = c.key === state.view;
+  let cls = c.kind === 'room' ? 'room' : 'room dm';
+  if (current) cls += ' current';
+  if (c.unread) cls += ' unread';
+  if (c.mentions) cls += ' has-mention';
+  const li = el('li', cls);
+  li.dataset.key = c.key;
+  const link = el('a', 'room-link', label);
+  link.href = href;
+  if (c.unread) link.setAttribute('aria-label', `${label}${unreadWords(c)}`);
+  if (current) link.setAttribute('aria-current', 'page');
+  link.addEventListener('click', (ev) => { ev.preventDefault(); openConv(c.key); closeSidebar(); });
+  li.append(link);
+  if (c.unread) li.append(badge(c));
+  if (onRemove) {
+    const rm = el('button', 'icon-btn room-remove', '×');
+    rm.type = 'button';
+    rm.setAttribute('aria-label', removeLabel);
+    rm.addEventListener('click', onRemove);
+    li.append(rm);
+  }
+  return li;
+}
+
+/** The room list and the direct-message list. */
+export function renderLists() {
+  const rooms = [];
+  for (const room of state.rooms) {
+    const c = conv(roomKey(room));
+    // Single-room server: the other rooms are bookmarks; the shown one cannot be removed.
+    const removable = state.multi ? state.rooms.length > 1 : c.key !== state.view;
+    const label = state.multi ? `Leave #${room}` : `Remove #${room} from the list`;
+    rooms.push(convItem(c, `# ${room}`, `#${room}`, label, removable ? () => leaveRoom(room) : null));
+  }
+  ui.roomList.replaceChildren(...rooms);
+  const dms = [];
+  for (const c of state.convs.values()) {
+    if (c.kind !== 'dm' || !c.shown) continue;
+    dms.push(convItem(c, c.name, `#@${c.name}`, `Close the conversation with ${c.name}`, () => forgetDm(c.key)));
+  }
+  ui.dmList.replaceChildren(...dms);
+  ui.dmEmpty.hidden = dms.length > 0;
+}
+
+/** The tab title: the view's name, after the number of unread messages when there are any. */
+export function renderTitle() {
+  const v = viewConv();
+  const base = v.kind === 'room' ? `#${v.name} · chatd` : `${v.name} · chatd`;
+  const n = totalUnread();
+  document.title = n > 0 ? `(${n}) ${base}` : base;
+}
+
+/** Adds a room to the list (joined or bookmarked) and remembers the list. */
 export function rememberRoom(room) {
   if (!state.rooms.includes(room)) state.rooms.push(room);
   save(STORE_ROOMS, state.rooms);
-  save(STORE_ROOM, room);
 }
 
-function forgetRoom(room) {
-  state.rooms = state.rooms.filter((r) => r !== room);
-  save(STORE_ROOMS, state.rooms);
-  renderRoomList();
-  ui.joinInput.focus();
+/** Remembers the view for the next visit. */
+export function rememberView() {
+  save(STORE_ROOM, state.view[0] === '#' ? state.view.slice(1) : state.view);
+}
+
+function memberItem(name) {
+  const me = name === state.me;
+  const li = el('li', me ? 'member me' : 'member');
+  const dot = el('span', 'presence-dot');
+  dot.setAttribute('aria-hidden', 'true');
+  li.append(dot, el('span', 'member-name', name));
+  if (me) li.append(el('span', 'you-tag', '(you)'));
+  else {
+    const dm = el('button', 'icon-btn member-dm', '✉');
+    dm.type = 'button';
+    dm.setAttribute('aria-label', `Send ${name} a direct message`);
+    dm.addEventListener('click', () => { openConv(`@${name.toLowerCase()}`, { name }); closeSidebar(); ui.input.focus(); });
+    li.append(dm);
+  }
+  return li;
 }
 
 export function renderMembers() {
-  const d = current();
-  const names = [...d.members.values()].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
-  ui.memberList.replaceChildren();
-  for (const name of names) {
-    const li = el('li', name === state.me ? 'member me' : 'member');
-    const dot = el('span', 'presence-dot');
-    dot.setAttribute('aria-hidden', 'true');
-    li.append(dot, el('span', 'member-name', name));
-    if (name === state.me) li.append(el('span', 'you-tag', '(you)'));
-    ui.memberList.append(li);
+  const v = viewConv();
+  if (v.kind === 'dm') {
+    const names = [v.name, ...(state.me ? [state.me] : [])];
+    ui.memberList.replaceChildren(...names.map(memberItem));
+    ui.peopleCount.textContent = '';
+    ui.headerCount.textContent = 'Direct message';
+    return;
   }
-  const total = Math.max(d.userCount, names.length);
+  const names = [...v.members.values()].sort(compareNames);
+  ui.memberList.replaceChildren(...names.map(memberItem));
+  const total = Math.max(v.userCount, names.length);
   if (total > names.length) ui.memberList.append(el('li', 'member more', `and ${total - names.length} more`));
   ui.peopleCount.textContent = `(${total})`;
   ui.headerCount.textContent = describeRoomCount(total);
 }
 
-/** Everything that names the current room: title, list, placeholders, log. */
-export function renderRoomChrome() {
-  const room = state.room;
-  const d = current();
-  ui.roomTitle.textContent = room;
-  document.title = `#${room} · chatd`;
-  ui.msgLabel.textContent = `Message #${room}`;
-  ui.input.placeholder = `Message #${room}`;
-  if (ui.logHolder.firstElementChild !== d.list) ui.logHolder.replaceChildren(d.list);
-  renderRoomList();
+/** Everything that names the view: title, lists, placeholders, log, typing. */
+export function renderChrome() {
+  const v = viewConv();
+  const label = v.kind === 'room' ? `#${v.name}` : v.name;
+  ui.roomHash.textContent = v.kind === 'room' ? '#' : '@';
+  ui.roomTitle.textContent = v.name;
+  ui.msgLabel.textContent = `Message ${label}`;
+  ui.input.placeholder = `Message ${label}`;
+  ui.searchForm.hidden = v.kind !== 'room';
+  if (ui.logHolder.firstElementChild !== v.list) ui.logHolder.replaceChildren(v.list);
+  renderLists();
+  renderTitle();
   renderMembers();
+  renderTyping();
   updateOlderButton();
 }
 
 export function updateOlderButton() {
-  const d = current();
+  const v = viewConv();
   // Ids are positive integers: with id 1 shown there is nothing older to ask for.
-  ui.loadOlder.hidden = !(d.ids.size > 0 && d.minId > 1 && d.hasMore !== false && !state.unsupported.has('history'));
-  ui.loadOlder.disabled = d.loadingOlder;
-  ui.loadOlder.textContent = d.loadingOlder ? 'Loading…' : 'Load older messages';
+  ui.loadOlder.hidden = !(v.ids.size > 0 && v.minId > 1 && v.hasMore !== false && !state.unsupported.has('history'));
+  ui.loadOlder.disabled = v.loadingOlder;
+  ui.loadOlder.textContent = v.loadingOlder ? 'Loading…' : 'Load older messages';
 }
 
 /** Asks the server for the page of messages before the oldest one shown. */
 export function loadOlder() {
-  const d = current();
-  if (d.loadingOlder || !d.ids.size || state.status !== 'connected') return;
-  d.loadingOlder = true;
-  sendFrame({ type: 'history', before: d.minId, limit: HISTORY_PAGE });
+  const v = viewConv();
+  if (v.loadingOlder || !v.ids.size || state.status !== 'connected') return;
+  v.loadingOlder = true;
+  const where = v.kind === 'room' ? { room: v.name } : { dm: v.name };
+  sendFrame({ type: 'history', ...where, before: v.minId, limit: HISTORY_PAGE });
   updateOlderButton();
 }
 

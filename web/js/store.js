@@ -12,3 +12,17 @@ export function load(key, fallback) {
 export function save(key, value) {
   try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* private mode: keep going */ }
 }
+export const STORE_SESSION = 'chatd.session';  // the session key (docs/protocol.md)
+export const STORE_NOTIFY = 'chatd.notify';    // desktop notifications opted in
+
+/** The session key of this browser, made on first use: 32 characters of [A-Za-z0-9_-]. */
+export function sessionKey() {
+  const stored = load(STORE_SESSION, null);
+  if (typeof stored === 'string' && /^[A-Za-z0-9_-]{16,128}$/.test(stored)) return stored;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
+  const bytes = new Uint8Array(32);
+  crypto.getRandomValues(bytes);
+  const key = [...bytes].map((b) => alphabet[b & 63]).join('');
+  save(STORE_SESSION, key);
+  return key;
+}
