@@ -1,8 +1,10 @@
 #include "api.h"
 #include "chat.h"
 #include "client.h"
+#include "commands.h"
 #include "connect.h"
 #include "frame.h"
+#include "jsonread.h"
 #include "log.h"
 #include "membership.h"
 #include "msgevent.h"
@@ -11,6 +13,8 @@
 #include "pending.h"
 #include "remote.h"
 #include "room.h"
+#include "services.h"
+#include "watch.h"
 
 #include <ev.h>
 #include <jansson.h>
@@ -37,8 +41,8 @@ const char *api_error_text(struct chatd_server *srv) { return srv->plugin_error;
 
 static int api_hook_register(chatd_plugin *self, int event_id, chatd_hook_fn fn, void *ud, int priority)
 {
-	if (event_id == CHATD_EV_FRAME)
-		return -1; /* frames come through claim_type */
+	if (event_id == CHATD_EV_FRAME || event_id == CHATD_EV_COMMAND)
+		return -1; /* these come through claim_type and command_register */
 	return hooks_add(&LP(self)->srv->hooks, event_id, fn, ud, priority, self);
 }
 
@@ -182,28 +186,6 @@ static void api_broadcast(chatd_room *r, chatd_frame *f, const chatd_client *exc
 	}
 }
 
-static int api_frame_get_str(const void *json, const char *key, const char **out)
-{
-	json_t *v = json_object_get((const json_t *)json, key);
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return -1;
-	*out = json_string_value(v);
-	return 1;
-}
-
-static int api_frame_get_int(const void *json, const char *key, int64_t *out)
-{
-	json_t *v = json_object_get((const json_t *)json, key);
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v))
-		return -1;
-	*out = json_integer_value(v);
-	return 1;
-}
-
 static chatd_room *api_room_find(chatd_plugin *self, const char *name)
 {
 	char key[ROOM_MAX_BYTES + 1];
@@ -317,6 +299,7 @@ void api_forget_plugin(struct chatd_server *srv, struct loaded_plugin *lp)
 		if (t->owner == lp)
 			api_timer_cancel(t);
 	}
+	commands_forget(srv, lp);
 }
 
 const struct chatd_api chatd_api_table = {
@@ -348,8 +331,8 @@ const struct chatd_api chatd_api_table = {
 	.frame_push = (void (*)(chatd_frame *, const char *, chatd_frame *))frame_push,
 	.send = api_send,
 	.broadcast = api_broadcast,
-	.frame_get_str = api_frame_get_str,
-	.frame_get_int = api_frame_get_int,
+	.frame_get_str = jr_get_str,
+	.frame_get_int = jr_get_int,
 	.message_set_text = msgevent_set_text,
 	.hold_keep = publish_hold_keep,
 	.hold_release = publish_hold_release,
@@ -380,4 +363,31 @@ const struct chatd_api chatd_api_table = {
 	.pending_release = pending_release,
 	.frame_parse = (chatd_frame * (*)(const char *, size_t)) frame_parse,
 	.name_fold = nick_fold,
+	.command_register = commands_register,
+	.service_register = services_register,
+	.service_get = services_get,
+	.watch_add = watch_add,
+	.watch_set = watch_set,
+	.watch_remove = watch_remove,
+	.loop_post = loop_post,
+	.frame_object_new = (chatd_frame * (*)(void)) frame_object_new,
+	.frame_set_double = (void (*)(chatd_frame *, const char *, double))frame_set_double,
+	.frame_set_null = (void (*)(chatd_frame *, const char *))frame_set_null,
+	.frame_set_frame = (void (*)(chatd_frame *, const char *, chatd_frame *))frame_set_frame,
+	.frame_push_str = (void (*)(chatd_frame *, const char *, const char *))frame_push_str,
+	.frame_push_int = (void (*)(chatd_frame *, const char *, int64_t))frame_push_int,
+	.frame_push_double = (void (*)(chatd_frame *, const char *, double))frame_push_double,
+	.frame_push_bool = (void (*)(chatd_frame *, const char *, int))frame_push_bool,
+	.frame_push_null = (void (*)(chatd_frame *, const char *))frame_push_null,
+	.frame_get_bool = jr_get_bool,
+	.frame_get_double = jr_get_double,
+	.value_get = jr_value_get,
+	.value_at = jr_value_at,
+	.value_member = jr_value_member,
+	.value_type = jr_value_type,
+	.value_size = jr_value_size,
+	.value_str = jr_value_str,
+	.value_int = jr_value_int,
+	.value_double = jr_value_double,
+	.value_bool = jr_value_bool,
 };

@@ -10,7 +10,8 @@ extern const struct chatd_api chatd_api_table;
 /* Clear / read the error text a plugin reported with api->option_error. */
 void api_error_reset(struct chatd_server *srv);
 const char *api_error_text(struct chatd_server *srv);
-/* Remove every hook, claim and timer of lp (before its .so goes away). */
+/* Remove every hook, claim, timer and command of lp (before its cleanup;
+ * services, posts and fd watchers are plugins_unload_all's). */
 void api_forget_plugin(struct chatd_server *srv, struct loaded_plugin *lp);
 /* Per-plugin counters of lp for /metrics (borrowed). */
 

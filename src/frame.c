@@ -99,3 +99,58 @@ struct outbuf *frame_encoded(struct chatd_frame *f)
 		f->cache = json_to_outbuf(f->obj);
 	return f->cache;
 }
+
+struct chatd_frame *frame_object_new(void)
+{
+	struct chatd_frame *f = calloc(1, sizeof *f);
+	if (f && !(f->obj = json_object())) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void frame_set_double(struct chatd_frame *f, const char *key, double value)
+{
+	frame_changed(f);
+	json_object_set_new(f->obj, key, json_real(value));
+}
+
+void frame_set_null(struct chatd_frame *f, const char *key)
+{
+	frame_changed(f);
+	json_object_set_new(f->obj, key, json_null());
+}
+
+void frame_set_frame(struct chatd_frame *f, const char *key, struct chatd_frame *child)
+{
+	frame_changed(f);
+	if (child) {
+		json_object_set(f->obj, key, child->obj);
+		frame_free(child);
+	} else {
+		json_object_set_new(f->obj, key, json_null());
+	}
+}
+
+/* Append v (steals) to the array key of f, creating it. */
+static void push_value(struct chatd_frame *f, const char *key, json_t *v)
+{
+	frame_changed(f);
+	json_t *arr = json_object_get(f->obj, key);
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(f->obj, key, arr);
+	}
+	json_array_append_new(arr, v);
+}
+
+void frame_push_str(struct chatd_frame *f, const char *key, const char *value)
+{
+	push_value(f, key, value ? json_string(value) : json_null());
+}
+
+void frame_push_int(struct chatd_frame *f, const char *key, int64_t value) { push_value(f, key, json_integer(value)); }
+void frame_push_double(struct chatd_frame *f, const char *key, double value) { push_value(f, key, json_real(value)); }
+void frame_push_bool(struct chatd_frame *f, const char *key, int value) { push_value(f, key, json_boolean(value)); }
+void frame_push_null(struct chatd_frame *f, const char *key) { push_value(f, key, json_null()); }

@@ -1,5 +1,6 @@
 #include "membership.h"
 #include "client.h"
+#include "commands.h"
 #include "hooks.h"
 #include "pending.h"
 #include "presence.h"
@@ -34,6 +35,8 @@ void membership_welcome(struct chatd_server *srv, struct chatd_client *c, struct
 			      "chatd/" PACKAGE_VERSION, "limits", limits, "last_id", (json_int_t)r->last_id);
 	if (o && c->multi)
 		json_object_set_new(o, "multi", json_true());
+	if (o)
+		commands_advertise(srv, o);
 	if (o)
 		client_send_json(c, o, CHATD_SEND_NORMAL);
 }

@@ -1,6 +1,8 @@
 #include "plugins.h"
 #include "api.h"
 #include "log.h"
+#include "services.h"
+#include "watch.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -139,8 +141,15 @@ void plugins_unload_all(struct chatd_server *srv)
 		if (!lp)
 			continue;
 		api_forget_plugin(srv, lp); /* hooks, claims and timers point into the .so */
+		services_forget(srv, lp);
+		posts_flush(srv, lp, 1); /* what its threads posted runs while it is alive */
 		if (lp->initialised && lp->cleanup)
 			lp->cleanup(lp->userdata);
+		watch_forget(srv, lp); /* after cleanup, which may remove its own */
+		size_t dropped = posts_flush(srv, lp, 0);
+		if (dropped)
+			log_warn("plugin %s: %zu loop_post call(s) made during its cleanup were dropped", lp->conf->name,
+				 dropped);
 		if (lp->dl)
 			dlclose(lp->dl);
 		for (int j = 0; j < lp->ncounters; j++)

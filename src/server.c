@@ -2,6 +2,7 @@
 #include "api.h"
 #include "chat.h"
 #include "client.h"
+#include "commands.h"
 #include "hooks.h"
 #include "identity.h"
 #include "linger.h"
@@ -13,6 +14,7 @@
 #include "room.h"
 #include "sendbatch.h"
 #include "serverloop.h"
+#include "watch.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -208,8 +210,16 @@ int server_setup(struct chatd_server *srv, int check_only, char *err, size_t err
 	(void)check_only; /* -t creates data_dir too: plugins (history) open their files in init */
 	if (paths_make_data_dir(&srv->cfg, 0750, err, errsz))
 		return -1;
+	if (watch_setup(srv)) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	if (plugins_load_all(srv, err, errsz))
 		return -1;
+	if (hooks_any(&srv->hooks, CHATD_EV_READY)) {
+		struct chatd_plain_event ev = { .size = sizeof ev, .now_ms = now_ms() };
+		hooks_dispatch(&srv->hooks, CHATD_EV_READY, &ev);
+	}
 	return 0;
 }
 
@@ -351,6 +361,8 @@ void server_teardown(struct chatd_server *srv)
 	}
 	presence_stop(srv);
 	plugins_unload_all(srv);
+	commands_free(srv);
+	watch_teardown(srv);
 	room_free_all(srv);
 	identity_free_all(srv);
 	size_t pos = 0;

@@ -17,6 +17,9 @@ struct chatd_server;
 struct room;
 struct nick_refusal;
 struct person;
+struct command;
+struct service;
+struct posts;
 struct sendbatch;
 
 /* How the core reaches a client's socket; ws.c for real, fakes in tests. */
@@ -170,6 +173,11 @@ struct chatd_server {
 	size_t nlingering;
 	size_t closes_pending;      /* shutdown: 1001 frames not yet flushed to the kernel */
 	int loop_load_pct;          /* share of the last 100 ms window the loop worked (server.c) */
+	struct command *commands;   /* slash commands of plugins (commands.c) */
+	struct json_t *commands_json; /* their advertised list, NULL until built (commands.c) */
+	struct service *services;   /* services plugins offer (services.c) */
+	struct chatd_watch *watches; /* fd watchers of plugins (watch.c) */
+	struct posts *posts;        /* loop_post's queue (watch.c) */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

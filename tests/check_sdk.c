@@ -272,6 +272,154 @@ START_TEST(plugins_built_against_the_old_header_work)
 }
 END_TEST
 
+
+static struct testcore *api_core(void)
+{
+	struct testcore *tc = tc_new("[plugin consumer]\npath = tests/plugins/sdkconsumer.so\n"
+				     "[plugin sdkapi]\npath = tests/plugins/sdkapi.so\n"
+				     "[plugin privmsg]\n[plugin me]\n");
+	ck_assert_ptr_nonnull(tc);
+	return tc;
+}
+
+START_TEST(commands_dispatch_and_are_advertised)
+{
+	struct testcore *tc = api_core();
+	ck_assert_int_eq(counter_value(tc, "sdkapi", "misregistered"), -1);
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	struct chatd_client *b = tc_connect(tc, "lab", "Ben", NULL);
+	json_t *w = tc_expect(tc, a, "welcome", NULL);
+	json_t *cmds = json_object_get(w, "commands");
+	ck_assert_int_eq(json_array_size(cmds), 5);
+	const char *want[] = { "echo", "me", "msg", "shout", "w" };
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_str_eq(str(json_array_get(cmds, i), "name"), want[i]);
+	ck_assert_str_eq(str(json_array_get(cmds, 0), "usage"), "/echo TEXT");
+	ck_assert_str_eq(str(json_array_get(cmds, 0), "help"), "says TEXT back to you");
+	ck_assert_str_eq(str(json_array_get(cmds, 2), "usage"), "/msg NAME TEXT");
+	json_decref(w);
+	tc_drain(a);
+	tc_drain(b);
+	/* consumed and answered, in any case of the command word */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"/ECHO  hi there \",\"client_id\":\"e1\"}");
+	json_t *e = tc_recv(tc, a);
+	ck_assert_str_eq(str(e, "type"), "echo");
+	ck_assert_str_eq(str(e, "name"), "echo");
+	ck_assert_str_eq(str(e, "args"), "hi there ");
+	ck_assert_str_eq(str(e, "client_id"), "e1");
+	json_decref(e);
+	/* "/echoes" is not /echo: it goes to the room */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"/echoes\"}");
+	json_t *m = tc_expect(tc, b, "message", NULL);
+	ck_assert_str_eq(str(m, "text"), "/echoes");
+	json_decref(m);
+	tc_drain(a);
+	/* denied with the usage, client_id kept */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"/echo deny\",\"client_id\":\"e2\"}");
+	e = tc_recv(tc, a);
+	ck_assert_str_eq(str(e, "type"), "error");
+	ck_assert_str_eq(str(e, "message"), "usage: /echo TEXT");
+	ck_assert_str_eq(str(e, "client_id"), "e2");
+	json_decref(e);
+	/* a command that changes the text and lets it go on */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"/shout hey\"}");
+	m = tc_expect(tc, b, "message", NULL);
+	ck_assert_str_eq(str(m, "text"), "HEY");
+	json_decref(m);
+	/* /me and /msg through their commands */
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"/me waves\"}");
+	m = tc_expect(tc, b, "message", NULL);
+	ck_assert_str_eq(str(m, "text"), "* Ann waves");
+	json_decref(m);
+	tc_send(tc, a, "{\"type\":\"message\",\"text\":\"/w ben psst\",\"client_id\":\"p1\"}");
+	json_t *p = tc_expect(tc, b, "private", NULL);
+	ck_assert_str_eq(str(p, "text"), "psst");
+	json_decref(p);
+	p = tc_expect(tc, a, "private", NULL);
+	ck_assert_str_eq(str(p, "client_id"), "p1");
+	json_decref(p);
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(services_between_plugins)
+{
+	struct testcore *tc = api_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	tc_drain(a);
+	tc_send(tc, a, "{\"type\":\"svc\"}");
+	json_t *v = tc_expect(tc, a, "svc", NULL);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(num(v, "v1"), 1);
+	ck_assert_int_eq(num(v, "v2"), 11);
+	ck_assert_int_eq(num(v, "version"), 2);
+	ck_assert_int_eq(num(v, "too_new"), 0);
+	ck_assert(is_true(v, "absent_is_null"));
+	json_decref(v);
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(frame_builder_nests_and_readers_walk)
+{
+	struct testcore *tc = api_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	tc_drain(a);
+	tc_send(tc, a, "{\"type\":\"build\"}");
+	json_t *b = tc_expect(tc, a, "build", NULL);
+	ck_assert_ptr_nonnull(b);
+	json_t *want = json_loads("{\"type\":\"build\",\"obj\":{\"s\":\"x\",\"deeper\":{\"n\":7}},"
+				  "\"strs\":[\"a\",\"b\"],\"ints\":[-1],\"mixed\":[0.5,true,null],\"pi\":3.25,"
+				  "\"nothing\":null,\"yes\":true,\"empty\":[]}", 0, NULL);
+	ck_assert_msg(json_equal(b, want), "got %s", json_dumps(b, JSON_SORT_KEYS));
+	json_decref(want);
+	json_decref(b);
+	tc_send(tc, a, "{\"type\":\"read\",\"flag\":true,\"num\":2,\"data\":{\"a\":[1,2.5,\"s\",null,false],\"b\":{}}}");
+	json_t *r = tc_expect(tc, a, "read", NULL);
+	ck_assert_str_eq(str(r, "summary"), "{a:[1,2.50,'s'/1,null,false],b:{}}");
+	ck_assert_int_eq(num(r, "rb"), 1);
+	ck_assert_int_eq(num(r, "b"), 1);
+	ck_assert_int_eq(num(r, "rd"), 1);
+	ck_assert(json_real_value(json_object_get(r, "d")) == 2.0);
+	ck_assert_int_eq(num(r, "wrong_type"), -1);
+	ck_assert_int_eq(num(r, "absent"), CHATD_JSON_ABSENT);
+	json_decref(r);
+	tc_free(tc);
+}
+END_TEST
+
+START_TEST(threads_post_back_and_fds_are_watched)
+{
+	struct testcore *tc = api_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	tc_drain(a);
+	for (int run = 1; run <= 2; run++) {
+		tc_send(tc, a, "{\"type\":\"thread\"}");
+		int posted = 0, watched = 0;
+		for (int i = 0; i < 100 && (!posted || !watched); i++) {
+			tc_run(tc, 20);
+			json_t *f;
+			while ((f = tc_recv(tc, a))) {
+				if (!strcmp(str(f, "type"), "posted")) {
+					ck_assert_int_eq(num(f, "value"), 42);
+					posted++;
+				} else if (!strcmp(str(f, "type"), "watched")) {
+					ck_assert_str_eq(str(f, "byte"), "x");
+					watched++;
+				}
+				json_decref(f);
+			}
+		}
+		ck_assert_int_eq(posted, 1);
+		ck_assert_int_eq(watched, 1);
+	}
+	/* a third run left to the shutdown: its thread is joined in cleanup,
+	 * what it posted runs or is dropped, its watcher removed */
+	tc_send(tc, a, "{\"type\":\"thread\"}");
+	tc_free(tc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sdk");
@@ -285,6 +433,10 @@ int main(void)
 	tcase_add_test(tc, request_from_text);
 	tcase_add_test(tc, loader_names_the_abi_a_plugin_wants);
 	tcase_add_test(tc, plugins_built_against_the_old_header_work);
+	tcase_add_test(tc, commands_dispatch_and_are_advertised);
+	tcase_add_test(tc, services_between_plugins);
+	tcase_add_test(tc, frame_builder_nests_and_readers_walk);
+	tcase_add_test(tc, threads_post_back_and_fds_are_watched);
 	suite_add_tcase(s, tc);
 	return checkutil_run(s);
 }

@@ -94,6 +94,7 @@ tests_plugins_no_init_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 # the header of ABI 1 as first released (tests/sdk/abi1-d964eb2, a copy of
 # include/chatd/plugin.h at commit d964eb2): they must keep working.
 SDK_TEST_PLUGINS = tests/plugins/sdkprobe.so tests/plugins/built_abi7.so tests/plugins/refuses.so \
+	tests/plugins/sdkapi.so tests/plugins/sdkconsumer.so \
 	tests/plugins/hello_oldabi.so tests/plugins/probe_oldabi.so
 check_PROGRAMS += $(SDK_TEST_PLUGINS)
 OLDABI_CPPFLAGS = -I$(srcdir)/tests/sdk/abi1-d964eb2
@@ -102,6 +103,12 @@ OLDABI_CFLAGS = $(AM_CFLAGS) -fPIC -fvisibility=hidden
 tests_plugins_sdkprobe_so_SOURCES = tests/plugins/sdkprobe.c
 tests_plugins_sdkprobe_so_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_sdkprobe_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
+tests_plugins_sdkapi_so_SOURCES = tests/plugins/sdkapi.c
+tests_plugins_sdkapi_so_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_sdkapi_so_LDFLAGS = $(PLUGIN_LINKFLAGS) -pthread
+tests_plugins_sdkconsumer_so_SOURCES = tests/plugins/sdkconsumer.c
+tests_plugins_sdkconsumer_so_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_sdkconsumer_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
 tests_plugins_built_abi7_so_SOURCES = tests/plugins/built_abi7.c
 tests_plugins_built_abi7_so_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_built_abi7_so_LDFLAGS = $(PLUGIN_LINKFLAGS)
@@ -131,6 +138,7 @@ TESTS += \
 	tests/e2e/rich.test.mjs \
 	tests/e2e/rooms.test.mjs \
 	tests/e2e/screenshot.test.mjs \
+	tests/e2e/sdk.test.mjs \
 	tests/e2e/search.test.mjs \
 	tests/e2e/security.test.mjs \
 	tests/e2e/tutorial.test.mjs \

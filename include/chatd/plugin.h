@@ -42,6 +42,7 @@ typedef struct chatd_frame chatd_frame;   /* an outgoing JSON frame */
 typedef struct chatd_held chatd_held;     /* a message held by a STORE hook */
 typedef struct chatd_request chatd_request; /* an HTTP request (CONNECT's upgrade) */
 typedef struct chatd_pending chatd_pending; /* a join or a name claim a hook holds */
+typedef struct chatd_watch chatd_watch;   /* a file descriptor watched on the loop */
 
 /* Hook return codes. */
 enum chatd_result {
@@ -69,7 +70,9 @@ enum chatd_event {
 	CHATD_EV_RENAME = 11,     /* notify: client changed its nickname */
 	CHATD_EV_RECEIVE = 12,    /* filter: every client text frame, before it is decoded */
 	/* 13-19: the many-rooms model; 30-39: the cluster (see docs/plugins.md) */
+	CHATD_EV_COMMAND = 20,    /* filter: a slash command (api->command_register), to its handler only */
 	CHATD_EV_NICK = 21,       /* filter: a client asks for a name (first or rename); may refuse */
+	CHATD_EV_READY = 25,      /* notify: every plugin's init succeeded; the server starts */
 	/* 30-39: many nodes (issue 17); see the structs below. */
 	CHATD_EV_ROUTE = 30,      /* filter: a room message before it gets an id; CONSUMED = a plugin routes it */
 	CHATD_EV_JOINING = 31,    /* filter: a connection is about to enter a room; may HOLD */
@@ -237,7 +240,25 @@ struct chatd_nick_event {
 	void *reserved[8];
 };
 
-/* CHATD_EV_TICK, CHATD_EV_LOOP_IDLE, CHATD_EV_DISCONNECT. */
+/*
+ * CHATD_EV_COMMAND: a message "/NAME ..." for a command registered with
+ * api->command_register, delivered to that command's handler only (at the
+ * command's priority among the MESSAGE hooks). Answer as a MESSAGE hook,
+ * through `message`: return CHATD_OK to let the message go on (its text
+ * maybe changed with api->message_set_text, as /me does), CHATD_CONSUMED
+ * (reply with api->message_reply, or the core acks), or CHATD_DENY with
+ * message->error_code / error_message (the usage, say).
+ */
+struct chatd_command_event {
+	size_t size;
+	struct chatd_message_event *message; /* borrowed: the message itself */
+	const char *name;          /* borrowed: the command as registered (lower case, no '/') */
+	const char *args;          /* borrowed: the text after "/NAME" and white space; "" when none */
+	void *reserved[8];
+};
+
+/* CHATD_EV_TICK, CHATD_EV_LOOP_IDLE, CHATD_EV_DISCONNECT, CHATD_EV_READY
+ * (client NULL). */
 struct chatd_plain_event {
 	size_t size;
 	chatd_client *client;      /* borrowed: DISCONNECT only, else NULL */
@@ -411,6 +432,19 @@ struct chatd_option {
 
 /* Log levels for api->log. */
 enum chatd_log_level { CHATD_LOG_ERR = 0, CHATD_LOG_WARN = 1, CHATD_LOG_NOTICE = 2, CHATD_LOG_INFO = 3, CHATD_LOG_DEBUG = 4 };
+
+/* What api->value_type says. */
+enum chatd_json_type {
+	CHATD_JSON_ABSENT = 0, CHATD_JSON_NULL = 1, CHATD_JSON_BOOL = 2, CHATD_JSON_INT = 3,
+	CHATD_JSON_DOUBLE = 4, CHATD_JSON_STRING = 5, CHATD_JSON_ARRAY = 6, CHATD_JSON_OBJECT = 7
+};
+
+/* Readiness for api->watch_add / watch_set, and what the callback gets. */
+#define CHATD_WATCH_READ 1
+#define CHATD_WATCH_WRITE 2
+typedef void (*chatd_watch_fn)(chatd_watch *w, int fd, int revents, void *userdata);
+/* A function api->loop_post runs on the loop thread. */
+typedef void (*chatd_post_fn)(void *arg);
 
 /* Send flags: how a frame may be treated when a client's queue fills. */
 #define CHATD_SEND_NORMAL 0
@@ -618,6 +652,86 @@ struct chatd_api {
 	/* The uniqueness key of a name (NUL-terminated into out, outsz >= 257):
 	 * lower case, look-alike letters folded, as the core compares names. */
 	void (*name_fold)(const char *name, char *out, size_t outsz);
+
+	/* ---- Added for issue 15 (the plugin SDK), second part; check
+	 * CHATD_API_HAS(api, member) as above. ---- */
+
+	/* Register the slash command "/name" (1-32 of [A-Za-z0-9_-], matched in
+	 * any case; no slash) with its usage ("/roll [NdM]") and help (one line),
+	 * both at most 200 bytes of UTF-8, copied; NULL for none. A message
+	 * "/name" alone or followed by white space goes to fn as
+	 * CHATD_EV_COMMAND at `priority` among the MESSAGE hooks. Every welcome
+	 * lists the commands, so clients offer them. 0, or -1 (bad name or
+	 * text, taken by another plugin, out of memory). Init or later. */
+	int (*command_register)(chatd_plugin *self, const char *name, const char *usage, const char *help,
+				chatd_hook_fn fn, void *userdata, int priority);
+
+	/* Offer `table` (borrowed: keep it alive until your cleanup) to other
+	 * plugins as service `name` (1-64 bytes), `version` >= 1. The table is a
+	 * struct the provider describes in a header it gives consumers; a new
+	 * version only appends to it. 0, or -1 when the name is taken. */
+	int (*service_register)(chatd_plugin *self, const char *name, int version, const void *table);
+	/* The table of service `name` when its version is at least min_version,
+	 * else NULL; *version (may be NULL) gets the version offered (0 when
+	 * there is none). Valid until the provider's cleanup: plugins are
+	 * cleaned up in reverse config order, so a consumer listed after its
+	 * provider may keep it; every provider has registered once CHATD_EV_READY
+	 * fires. */
+	const void *(*service_get)(chatd_plugin *self, const char *name, int min_version, int *version);
+
+	/* Watch fd (the plugin's; it stays open) for CHATD_WATCH_READ / _WRITE
+	 * (0: added paused). fn runs on the loop with what is ready. New handle,
+	 * or NULL. The core removes those left after the plugin's cleanup
+	 * (cleanup may remove its own; none fires during cleanup). */
+	chatd_watch *(*watch_add)(chatd_plugin *self, int fd, int events, chatd_watch_fn fn, void *userdata);
+	/* Change what w waits for (0 pauses it). 0, -1 on bad events. */
+	int (*watch_set)(chatd_watch *w, int events);
+	/* Stop and free w (safe inside its own callback); the fd stays open. */
+	void (*watch_remove)(chatd_watch *w);
+	/* The one API function callable from ANY thread: run fn(arg) on the
+	 * loop thread soon, in posting order (a worker thread hands back its
+	 * result this way). 0, or -1 when out of memory. Posts still queued
+	 * when the plugin is unloaded run before its cleanup; posts made after
+	 * cleanup has begun are dropped without calling fn (join your threads
+	 * first thing in cleanup). */
+	int (*loop_post)(chatd_plugin *self, chatd_post_fn fn, void *arg);
+
+	/* More of the frame builder. frame_object_new: a bare object {} (no
+	 * "type") to nest. frame_set_frame sets key to child's object (steals
+	 * child; NULL sets null). frame_push_*: append a scalar to the array
+	 * key (created when absent); frame_push (above) appends an object. A
+	 * double that is not finite cannot be JSON and is left out. */
+	chatd_frame *(*frame_object_new)(void);
+	void (*frame_set_double)(chatd_frame *f, const char *key, double value);
+	void (*frame_set_null)(chatd_frame *f, const char *key);
+	void (*frame_set_frame)(chatd_frame *f, const char *key, chatd_frame *child);
+	void (*frame_push_str)(chatd_frame *f, const char *key, const char *value);
+	void (*frame_push_int)(chatd_frame *f, const char *key, int64_t value);
+	void (*frame_push_double)(chatd_frame *f, const char *key, double value);
+	void (*frame_push_bool)(chatd_frame *f, const char *key, int value);
+	void (*frame_push_null)(chatd_frame *f, const char *key);
+
+	/* More readers, like frame_get_str: 1 found, 0 absent (or null), -1
+	 * wrong type. frame_get_double accepts integers too. */
+	int (*frame_get_bool)(const void *json, const char *key, int *out);
+	int (*frame_get_double)(const void *json, const char *key, double *out);
+	/* Walking any JSON value (a claimed frame's ev->json, or a value got
+	 * from it): handles are borrowed like the frame. value_get: member of
+	 * an object (NULL when absent or obj is no object); value_at: element
+	 * i of an array (NULL past the end); value_member: the i-th member of
+	 * an object and its key. value_type: CHATD_JSON_* (ABSENT for NULL).
+	 * value_size: elements or members (0 for scalars). value_str: the
+	 * string (NULL when not one; *len may be NULL). value_int, value_double
+	 * (integers too), value_bool: 0 when of another type. */
+	const void *(*value_get)(const void *obj, const char *key);
+	const void *(*value_at)(const void *arr, size_t index);
+	const void *(*value_member)(const void *obj, size_t index, const char **key);
+	int (*value_type)(const void *v);
+	size_t (*value_size)(const void *v);
+	const char *(*value_str)(const void *v, size_t *len);
+	int64_t (*value_int)(const void *v);
+	double (*value_double)(const void *v);
+	int (*value_bool)(const void *v);
 };
 
 /* 1 when the core's api table has `member` (a plugin built against a newer

@@ -1,6 +1,7 @@
 /*
  * me: the smallest useful plugin. "/me waves" becomes "* Alice waves".
- * It shows the MESSAGE hook (modify) and plugin options:
+ * It shows a slash command that changes the message (api->command_register,
+ * api->message_set_text) and plugin options:
  *   [plugin me]
  *   prefix = *        (what goes before the name; default "*")
  */
@@ -15,25 +16,27 @@ struct me_state {
 	char prefix[16];
 };
 
-static int me_on_message(int event_id, void *event, void *userdata)
+/* CHATD_EV_COMMAND "/me ACTION": the text becomes "* NAME ACTION" and goes
+ * to the room as the sender's message. "/me" alone goes as it is. */
+static int me_on_command(int event_id, void *event, void *userdata)
 {
-	struct chatd_message_event *ev = event;
+	struct chatd_command_event *cev = event;
 	struct me_state *st = userdata;
 	(void)event_id;
-	if (ev->text_len < 4 || strncmp(ev->text, "/me ", 4))
+	if (!*cev->args)
 		return CHATD_OK;
-	const char *action = ev->text + 4;
-	while (*action == ' ')
-		action++;
-	if (!*action)
-		return CHATD_OK;
-	const char *name = st->api->client_name(ev->client);
-	size_t n = strlen(st->prefix) + strlen(name) + strlen(action) + 3;
+	const char *name = st->api->client_name(cev->message->client);
+	size_t n = strlen(st->prefix) + strlen(name) + strlen(cev->args) + 3;
 	char *text = malloc(n);
 	if (!text)
 		return CHATD_OK;
-	snprintf(text, n, "%s %s %s", st->prefix, name, action);
-	st->api->message_set_text(ev, text);
+	snprintf(text, n, "%s %s %s", st->prefix, name, cev->args);
+	if (st->api->message_set_text(cev->message, text) == CHATD_TEXT_TOO_LARGE) {
+		free(text);
+		cev->message->error_code = "too_large";
+		cev->message->error_message = "with your name in front, the action is over the message size limit";
+		return CHATD_DENY;
+	}
 	free(text);
 	return CHATD_OK;
 }
@@ -60,7 +63,12 @@ CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *a
 			goto fail;
 		}
 	}
-	if (api->hook_register(self, CHATD_EV_MESSAGE, me_on_message, st, CHATD_PRIO_DEFAULT))
+	if (!CHATD_API_HAS(api, command_register)) {
+		api->option_error(self, NULL, "this chatd is older than the plugin (no command_register)");
+		goto fail;
+	}
+	if (api->command_register(self, "me", "/me ACTION", "say what you are doing: /me waves shows * NAME waves",
+				  me_on_command, st, CHATD_PRIO_DEFAULT))
 		goto fail;
 	*userdata = st;
 	return 0;

@@ -63,23 +63,6 @@ static size_t trimmed_len(const char *s, size_t len)
 	return len;
 }
 
-/* When text starts with the command word `word` (any case) followed by white
- * space or the end, the rest after the word; else NULL. */
-static const char *after_word(const char *text, const char *word)
-{
-	size_t n = strlen(word);
-	if (strncasecmp(text, word, n) || (text[n] && !is_space(text[n])))
-		return NULL;
-	return text + n;
-}
-
-/* The text after "/msg" or "/w", or NULL when text is no private message. */
-static const char *command_rest(const char *text)
-{
-	const char *rest = after_word(text, "/msg");
-	return rest ? rest : after_word(text, "/w");
-}
-
 /* Read NAME at s (after white space): a token, or "a quoted name" (trimmed).
  * Returns the position after it, or NULL with cmd->problem set. */
 static const char *parse_name(const char *s, struct pm_command *cmd)
@@ -196,18 +179,17 @@ done:
 	return res;
 }
 
-/* CHATD_EV_MESSAGE: take "/msg NAME TEXT" out of the room and deliver it. */
-static int on_message(int event_id, void *event, void *userdata)
+/* CHATD_EV_COMMAND "/msg NAME TEXT" (or "/w"): take it out of the room and
+ * deliver it. */
+static int on_command(int event_id, void *event, void *userdata)
 {
-	struct chatd_message_event *ev = event;
+	struct chatd_command_event *cev = event;
+	struct chatd_message_event *ev = cev->message;
 	struct privmsg_plugin *pp = userdata;
 	struct pm_command cmd;
 	char name[NAME_MAX_BYTES + 1];
 	(void)event_id;
-	const char *rest = command_rest(ev->text);
-	if (!rest)
-		return CHATD_OK;
-	parse_command(rest, &cmd);
+	parse_command(cev->args, &cmd);
 	if (cmd.problem)
 		return deny(ev, "bad_request", cmd.problem);
 	if (cmd.name_len > NAME_MAX_BYTES) /* longer than any nickname can be */
@@ -223,7 +205,7 @@ static int on_message(int event_id, void *event, void *userdata)
 /* Plugin entry: the ABI this plugin was built for, -1 when the core lacks it. */
 CHATD_PLUGIN_DEFINE_VERSION();
 
-/* Plugin entry: refuse every option (there are none) and hook MESSAGE.
+/* Plugin entry: refuse every option (there are none) and register /msg and /w.
  * Non-zero (after api->option_error) refuses to start. */
 CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api,
 				   const struct chatd_option *opts, int nopts, void **userdata)
@@ -237,11 +219,13 @@ CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *a
 		api->option_error(self, &opts[0], "unknown option (privmsg has no options)");
 		goto fail;
 	}
-	if (!CHATD_API_HAS(api, message_reply)) {
-		api->option_error(self, NULL, "this chatd is older than the plugin (no message_reply)");
+	if (!CHATD_API_HAS(api, command_register)) {
+		api->option_error(self, NULL, "this chatd is older than the plugin (no command_register)");
 		goto fail;
 	}
-	if (api->hook_register(self, CHATD_EV_MESSAGE, on_message, pp, PRIVMSG_PRIO))
+	if (api->command_register(self, "msg", "/msg NAME TEXT", "a private message to NAME (quote a name with spaces)",
+				  on_command, pp, PRIVMSG_PRIO) ||
+	    api->command_register(self, "w", "/w NAME TEXT", "the same as /msg", on_command, pp, PRIVMSG_PRIO))
 		goto fail;
 	*userdata = pp;
 	return 0;

@@ -22,6 +22,24 @@ const HELP_LINES = [
   '//text — send a message that starts with “/”',
 ];
 
+/** The client's own commands: a server command of the same name is shadowed by them. */
+const OWN_COMMANDS = ['msg', 'w', 'me', 'join', 'leave', 'part', 'rooms', 'nick', 'who', 'help'];
+
+/** The server's command called name (any case), or undefined. */
+export function serverCommand(name) {
+  const n = name.toLowerCase();
+  return state.commands.find((c) => c.name === n);
+}
+
+/** Commands of the client and the server whose name starts with prefix (no slash), for the composer. */
+export function commandsStartingWith(prefix) {
+  const p = prefix.toLowerCase();
+  const server = state.commands.filter((c) => !OWN_COMMANDS.includes(c.name)).map((c) => ({ name: c.name, line: `${c.usage} — ${c.help}` }));
+  const local = HELP_LINES.filter((l) => l.startsWith('/') && !l.startsWith('//'))
+    .map((l) => ({ name: l.slice(1).split(/\s/)[0], line: l }));
+  return [...local, ...server].filter((c) => c.name.startsWith(p));
+}
+
 /** Asks for a new name (remembered for the next connection); false when the name is refused. */
 export function setName(name) {
   const clean = name.trim();
@@ -86,10 +104,14 @@ export function runCommand(line) {
       if (!sendFrame({ type: 'who', room: v.name })) { notice('Not connected.', { key: 'command' }); return false; }
       return true;
     }
-    case 'help':
-      addSystem(`Commands: ${HELP_LINES.join(' · ')}`, 'help');
+    case 'help': {
+      const server = state.commands.filter((c) => !OWN_COMMANDS.includes(c.name)).map((c) => `${c.usage} — ${c.help}`);
+      addSystem(`Commands: ${[...HELP_LINES, ...server].join(' · ')}`, 'help');
       return true;
+    }
     default:
+      // a command a server plugin offers (welcome.commands): the server runs it
+      if (serverCommand(cmd)) return sendChat(line.trim());
       notice(`Unknown command /${cmd}. Type /help for the list, or start with // to send a slash.`, { key: 'command' });
       return false;
   }

@@ -5,7 +5,7 @@ import { byteLength } from './util.js';
 import { scrollToBottom } from './scroll.js';
 import { maybeSendTyping } from './typing.js';
 import { sendChat } from './outbox.js';
-import { runCommand } from './commands.js';
+import { runCommand, commandsStartingWith } from './commands.js';
 import { openConv } from './views.js';
 import { checkRead } from './unread.js';
 
@@ -33,9 +33,21 @@ export function updateComposer() {
   ui.composer.querySelector('.send-btn').disabled = over;
 }
 
+const DEFAULT_HINT = 'Enter to send · Shift+Enter for a new line · /help for commands';
+
+/** While a /command is being typed (no space yet): the commands that match, client's and server's. */
+function updateCommandHint() {
+  const m = ui.input.value.match(/^\/([A-Za-z0-9_-]*)$/);
+  const found = m ? commandsStartingWith(m[1]) : [];
+  ui.composerHint.textContent = found.length ? found.map((c) => c.line).join(' · ') : DEFAULT_HINT;
+  ui.composerHint.classList.toggle('commands', found.length > 0);
+  return found;
+}
+
 /** After every edit: counter, height (CSSOM only, for the CSP), typing frame. */
 export function onInput() {
   updateComposer();
+  updateCommandHint();
   ui.input.style.height = 'auto';
   ui.input.style.height = `${Math.min(ui.input.scrollHeight, 160)}px`;
   maybeSendTyping();
@@ -48,6 +60,10 @@ function sidebarKeys() {
 
 export function onInputKey(ev) {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); ui.composer.requestSubmit(); }
+  else if (ev.key === 'Tab' && !ev.shiftKey && /^\/[A-Za-z0-9_-]*$/.test(ui.input.value)) {
+    const found = updateCommandHint();   // one match: Tab completes it
+    if (found.length === 1) { ev.preventDefault(); ui.input.value = `/${found[0].name} `; onInput(); }
+  }
   else if (ev.key === 'Escape') { scrollToBottom(); checkRead(); }
   else if (ev.altKey && (ev.key === 'ArrowUp' || ev.key === 'ArrowDown')) {
     ev.preventDefault();

@@ -20,4 +20,5 @@ export const ui = {
   nameDialog: $('name-dialog'), nameForm: $('name-form'), nameInput: $('name-input'), nameError: $('name-error'),
   browseDialog: $('browse-dialog'), browseList: $('browse-list'), browseStatus: $('browse-status'),
   browseClose: $('browse-close'),
+  composerHint: $('composer-hint'),
 };

@@ -39,7 +39,9 @@ export function handleFrame(data) {
   if (!f || typeof f !== 'object' || Array.isArray(f)) return;
   const handler = HANDLERS[f.type === undefined ? 'message' : f.type];
   if (handler) handler(f);
-  else console.info('chatd: ignoring unknown server frame type', f.type);
+  else if (typeof f.client_id === 'string' && state.pending.has(f.client_id)) {
+    dropPending(state.pending.get(f.client_id));   // a plugin's own answer to our message: it is done
+  } else console.info('chatd: ignoring unknown server frame type', f.type);
 }
 
 /** The room a frame without "room" is about (old servers): the socket's room. */
@@ -66,6 +68,10 @@ function onWelcome(w) {
   }
   if (oldMe && state.me !== oldMe) restyleOwn();
   state.limits = (w.limits && typeof w.limits === 'object') ? w.limits : {};
+  // commands (extension): what the server's plugins let us type, offered in the composer and /help.
+  state.commands = (Array.isArray(w.commands) ? w.commands : [])
+    .filter((c) => c && typeof c.name === 'string' && /^[a-z0-9_-]{1,32}$/.test(c.name))
+    .map((c) => ({ name: c.name, usage: typeof c.usage === 'string' ? c.usage : `/${c.name}`, help: typeof c.help === 'string' ? c.help : '' }));
 
   if (!state.multi) state.joinSentFor = room;
   rememberRoom(room);
@@ -362,7 +368,10 @@ function onError(e) {
   if (code === 'unknown_type' && optionalUnsupported(serverText)) return;
   if (code === 'too_many_rooms') joinRefused();
   let failed = null;
-  if (FAILED_BECAUSE[code]) failed = failOldestSent(code, FAILED_BECAUSE[code], e.retry_after_ms);
+  const mine = typeof e.client_id === 'string' && state.pending.has(e.client_id);
+  if (FAILED_BECAUSE[code] || mine) {
+    failed = failOldestSent(code, FAILED_BECAUSE[code] || 'the server refused it', e.retry_after_ms, e.client_id);
+  }
   const text = errorSentence(code, serverText, e.retry_after_ms, failed && failed.priv);
   notice(text, { kind: 'error', key: `error:${code}`, code });
 }
@@ -404,7 +413,14 @@ function optionalUnsupported(serverText) {
   return true;
 }
 
+/** ack (extension): a plugin handled our message without sending it to the room: it is done. */
+function onAck(a) {
+  const p = typeof a.client_id === 'string' ? state.pending.get(a.client_id) : null;
+  if (p) dropPending(p);
+}
+
 const HANDLERS = {
+  ack: onAck,
   welcome: onWelcome, message: onMessage, system: onSystem, typing: onTyping,
   private: onPrivate, history: onHistory, users: onUsers, presence: onPresence, error: onError,
   left: onLeft, read: onRead, dms: onDms, rooms: renderDirectory, search: renderResults,

@@ -132,12 +132,14 @@ export function matchPendingPrivate(pm, mine) {
 }
 
 /**
- * An error answers the oldest in-flight message (frames are answered in order): mark it failed
- * with why. Returns that pending message (borrowed), or null when none was in flight.
+ * An error answers a message: the one whose client_id it carries (chatd says which), else the
+ * oldest in flight (frames are answered in order). Mark it failed with why. Returns that pending
+ * message (borrowed), or null when none was in flight.
  */
-export function failOldestSent(code, why, retryAfter) {
+export function failOldestSent(code, why, retryAfter, cid) {
   const sent = [...state.pending.values()].filter((p) => p.status === 'sent');
-  const p = (code === 'no_such_user' ? sent.find((x) => x.priv) : null) || sent[0];
+  const p = (typeof cid === 'string' && state.pending.get(cid))
+    || (code === 'no_such_user' ? sent.find((x) => x.priv) : null) || sent[0];
   if (!p) return null;
   setPendingStatus(p, 'failed', why);
   if (code === 'rate_limited' && typeof retryAfter === 'number') {

@@ -29,6 +29,7 @@ export const state = {
   notify: false,            // desktop notifications on mentions and DMs (opt-in)
   readSync: false,          // the server keeps read positions (it sent a read or dms frame)
   dmHistory: false,         // the server keeps DMs (it sent a dms frame)
+  commands: [],             // slash commands the server's plugins offer (welcome.commands): {name, usage, help}
 };
 
 export const roomKey = (room) => `#${room}`;
