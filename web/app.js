@@ -14,7 +14,7 @@ import { rememberRoom, renderChrome, loadOlder, openSidebar, closeSidebar } from
 import { goRoom, hashKey, onHashChange, openConv } from './js/views.js';
 import { setName } from './js/commands.js';
 import { onSubmit, onInput, onInputKey, updateComposer } from './js/composer.js';
-import { checkRead, noteActivity } from './js/unread.js';
+import { checkRead, noteActivity, flushReadsNow } from './js/unread.js';
 import { renderNotifyOption, onNotifyToggle, onNotificationOpen } from './js/notify.js';
 import { openDirectory, closeDirectory } from './js/browse.js';
 import { onSearchSubmit, closeSearch } from './js/search.js';
@@ -55,6 +55,7 @@ function wire() {
   }
   window.addEventListener('focus', () => { noteActivity(); checkRead(); });
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') { noteActivity(); checkRead(); } });
+  window.addEventListener('pagehide', flushReadsNow);
   onNotificationOpen((key) => openConv(key));
 }
 

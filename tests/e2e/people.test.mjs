@@ -1,5 +1,7 @@
 // Names and presence: a first visit asks for a name before connecting (the room never
 // sees "guest-1329 joined ... guest-1329 is now known as Alice"); the name is remembered.
+// The browser's session key makes its tabs one person: a reload, a dropped connection or
+// a second tab does not flap presence (the server's presence_grace_ms).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,8 +12,10 @@ import {
 let srv;
 let browser;
 
+const GRACE_MS = 2000;
+
 before(async () => {
-  srv = await startChatd();
+  srv = await startChatd({ config: (port) => `[server]\nport = ${port}\npresence_grace_ms = ${GRACE_MS}\n` });
   browser = await launchBrowser();
 });
 
@@ -58,6 +62,57 @@ test('a first visit asks for a name before it connects', async () => {
     assert.equal(await dialog.isVisible(), false);
     assert.equal(await alice.locator('#nick-input').inputValue(), 'Alice');
   } finally {
+    await closePage(alice);
+    await closePage(bob);
+  }
+});
+
+/** The presence notices (joined / left) about `name` in a page's log. */
+const presence = (page, name) => page.$$eval('.log > .sys', (els, n) => els.map((e) => e.querySelector('.sys-text').textContent)
+  .filter((t) => t.includes(n) && /joined|left/.test(t)), name);
+
+test('a reload, a dropped connection or a second tab does not flap presence', async () => {
+  const bob = await openClient(browser, srv, { name: 'Ben', room: 'steady' });
+  const alice = await openClient(browser, srv, { name: 'Ana', room: 'steady' });
+  let tab2;
+  try {
+    await waitMembers(bob, ['Ana', 'Ben']);
+    const session = await alice.evaluate(() => JSON.parse(localStorage.getItem('chatd.session')));
+    assert.match(session, /^[A-Za-z0-9_-]{32}$/);
+    assert.deepEqual(await presence(bob, 'Ana'), ['Ana joined the chat']);
+
+    // A reload: a new page, the same session, within the grace period.
+    await alice.reload();
+    await waitConnected(alice);
+    assert.equal(await alice.locator('#nick-input').inputValue(), 'Ana');
+    // A dropped connection that comes back.
+    await alice.evaluate(() => window.__lastWs.close(4000, 'test'));
+    await alice.waitForSelector('#conn[data-state="offline"]');
+    await alice.evaluate(() => { const b = document.querySelector('#retry-now'); if (!b.hidden) b.click(); });
+    await waitConnected(alice);
+    // A second tab of the same browser: the same person, not "Alice2", no join notice.
+    tab2 = await alice.context().newPage();
+    await tab2.goto(`${srv.url}/#steady`);
+    await waitConnected(tab2);
+    assert.equal(await tab2.locator('#nick-input').inputValue(), 'Ana');
+    await waitMembers(tab2, ['Ana', 'Ben']);
+    await say(tab2, 'from the second tab');
+    await waitMessage(bob, 'from the second tab');
+    await tab2.close();
+    tab2 = null;
+
+    await sleep(GRACE_MS + 500);
+    assert.deepEqual(await presence(bob, 'Ana'), ['Ana joined the chat'], 'presence flapped');
+    await waitMembers(bob, ['Ana', 'Ben']);
+
+    // Gone for good: the leave comes once the grace period is over.
+    const closedAt = Date.now();
+    await closePage(alice);
+    await bob.locator('.log > .sys', { hasText: 'Ana left' }).waitFor({ timeout: GRACE_MS + 5000 });
+    assert.ok(Date.now() - closedAt >= GRACE_MS - 200, 'the leave came before the grace period ended');
+    await waitMembers(bob, ['Ben']);
+  } finally {
+    if (tab2) await tab2.close();
     await closePage(alice);
     await closePage(bob);
   }

@@ -266,12 +266,20 @@ test('each room of the socket has its own typing, replay and since= recovery', {
     await bob.waitForFunction(() => document.querySelector('#room-title').textContent === 'multi-b');
     await say(bob, 'b missed');
     await waitMessage(bob, 'b missed');
+    await say(bob, 'b missed too');
+    await waitMessage(bob, 'b missed too');
     await alice.evaluate(() => { window.__hold = false; const b = document.querySelector('#retry-now'); if (!b.hidden) b.click(); });
     await waitConnected(alice);
     await waitMessage(alice, 'a missed');
     await alice.evaluate(() => { location.hash = '#multi-b'; });
     await waitMessage(alice, 'b missed');
-    for (const t of ['b before', 'b missed']) assert.equal(await alice.locator('.log > .msg', { hasText: t }).count(), 1, `"${t}" not once`);
+    await waitMessage(alice, 'b missed too');
+    for (const t of ['b before', 'b missed', 'b missed too']) {
+      assert.equal(await alice.locator('.log > .msg .text', { hasText: new RegExp(`^${t}$`) }).count(), 1, `"${t}" not once`);
+    }
+    // Replayed into a room that was not shown: in id order all the same.
+    const ids = await rowsWithId(alice);
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
     await alice.evaluate(() => { location.hash = '#multi-a'; });
     for (const t of ['a before', 'a missed']) assert.equal(await alice.locator('.log > .msg', { hasText: t }).count(), 1, `"${t}" not once`);
     assert.ok(sent.some((x) => /\/ws\/multi-a\?.*multi=1.*since=\d+/.test(x)), `no since= for multi-a in ${JSON.stringify(sent)}`);

@@ -253,7 +253,8 @@ function onHistory(h) {
   const list = Array.isArray(h.messages) ? h.messages.slice() : [];
   list.sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
   const shown = c.key === state.view;
-  const anchor = shown && c.ids.size ? captureAnchor() : null;
+  const firstPage = !!c.awaitingHistory;     // a DM conversation's stored messages, asked for on opening it
+  const anchor = shown && !firstPage && c.ids.size ? captureAnchor() : null;
   for (const m of list) {
     if (typeof m.id !== 'number' || c.ids.has(m.id)) continue;
     if (dm) { addPrivate({ ...m, history: true }); continue; }
@@ -262,10 +263,11 @@ function onHistory(h) {
   }
   c.hasMore = typeof h.has_more === 'boolean' ? h.has_more : list.length >= HISTORY_PAGE;
   c.loadingOlder = false;
+  c.awaitingHistory = false;
   if (!shown) return;
   updateOlderButton();                       // may hide the button: do it before restoring the place
-  if (anchor) restoreAnchor(anchor);
-  else revealUnread(c, { position: true });  // the first page of a DM conversation
+  if (firstPage) revealUnread(c, { position: true });   // now it can be read
+  else if (anchor) restoreAnchor(anchor);
 }
 
 function onUsers(u) {
@@ -397,7 +399,7 @@ function optionalUnsupported(serverText) {
       }
       break;
     case 'history':
-      for (const c of state.convs.values()) { c.loadingOlder = false; c.hasMore = false; }
+      for (const c of state.convs.values()) { c.loadingOlder = false; c.hasMore = false; c.awaitingHistory = false; }
       updateOlderButton();
       if (!state.unsupported.has('history')) {
         notice('This server keeps no message history, so older messages cannot be loaded (it has no history plugin).', { kind: 'info', key: 'unsupported:history', code: 'unknown_type' });

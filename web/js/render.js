@@ -104,7 +104,7 @@ export function insertUnnumbered(c, li) {
 
 /** A replayed row newer than all shown: after the previous replayed row (or the welcome point). */
 export function insertReplayed(c, li) {
-  if (c.replayAfter === 'start' || !c.replayAfter.isConnected) c.list.prepend(li);
+  if (c.replayAfter === 'start' || c.replayAfter.parentNode !== c.list) c.list.prepend(li);
   else c.replayAfter.after(li);
   c.replayAfter = li;
   regroup(li);

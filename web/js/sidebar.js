@@ -17,7 +17,7 @@ let chromeTimer = null;
 /** Re-renders the lists and the tab title soon (many messages in a burst: once). */
 export function scheduleChrome() {
   if (chromeTimer) return;
-  chromeTimer = setTimeout(() => { chromeTimer = null; renderLists(); renderTitle(); }, CHROME_BATCH_MS);
+  chromeTimer = setTimeout(() => { chromeTimer = null; renderLists(); renderHeader(); renderTitle(); }, CHROME_BATCH_MS);
 }
 
 /** The badge of a conversation: its unread count, marked when some of it names me. */
@@ -133,14 +133,20 @@ export function renderMembers() {
   ui.headerCount.textContent = describeRoomCount(total);
 }
 
-/** Everything that names the view: title, lists, placeholders, log, typing. */
-export function renderChrome() {
+/** The view's name in the top bar and the message box (a DM peer's name may change: a rename, the server's spelling). */
+function renderHeader() {
   const v = viewConv();
   const label = v.kind === 'room' ? `#${v.name}` : v.name;
   ui.roomHash.textContent = v.kind === 'room' ? '#' : '@';
-  ui.roomTitle.textContent = v.name;
+  if (ui.roomTitle.textContent !== v.name) ui.roomTitle.textContent = v.name;
   ui.msgLabel.textContent = `Message ${label}`;
-  ui.input.placeholder = `Message ${label}`;
+  if (ui.input.placeholder !== `Message ${label}`) ui.input.placeholder = `Message ${label}`;
+}
+
+/** Everything that names the view: title, lists, placeholders, log, typing. */
+export function renderChrome() {
+  const v = viewConv();
+  renderHeader();
   ui.searchForm.hidden = v.kind !== 'room';
   if (ui.logHolder.firstElementChild !== v.list) ui.logHolder.replaceChildren(v.list);
   renderLists();

@@ -26,10 +26,11 @@ export function pageAttended() {
 
 /** True when conversation c is being read: the open view of an attended page, at the bottom. */
 export function isReading(c) {
-  return c.key === state.view && c.stick && pageAttended();
+  // A conversation whose stored messages are still on their way has not been seen yet.
+  return c.key === state.view && c.stick && !c.awaitingHistory && pageAttended();
 }
 
-const READ_SEND_MS = 300;   // read positions are coalesced: one frame per conversation per burst
+const READ_SEND_MS = 300;   // read positions are coalesced: at most one frame per conversation per 300 ms
 
 /**
  * Tells the server (and through it the person's other tabs) that c is read up to id.
@@ -40,13 +41,28 @@ const READ_SEND_MS = 300;   // read positions are coalesced: one frame per conve
 function sendRead(c, id) {
   c.wantReadId = Math.max(c.wantReadId ?? 0, id);
   if (!state.readSync || c.readTimer) return;
-  c.readTimer = setTimeout(() => {
+  // The first one at once (a reload right after reading must not lose it), the rest of a
+  // burst once at its end.
+  if (Date.now() - (c.readSentAt ?? 0) >= READ_SEND_MS) { sendReadNow(c); return; }
+  c.readTimer = setTimeout(() => { c.readTimer = null; sendReadNow(c); }, READ_SEND_MS);
+}
+
+function sendReadNow(c) {
+  if (state.status !== 'connected' || (c.kind === 'room' && !c.joined)) return;   // flushReads after the welcome
+  if (c.wantReadId <= (c.serverReadId ?? 0)) return;
+  c.serverReadId = c.wantReadId;
+  c.readSentAt = Date.now();
+  sendFrame(c.kind === 'room' ? { type: 'read', room: c.name, id: c.wantReadId } : { type: 'read', dm: c.name, id: c.wantReadId });
+}
+
+/** The page is going away (reload, close): read positions still waiting go out now. */
+export function flushReadsNow() {
+  for (const c of state.convs.values()) {
+    if (!c.readTimer) continue;
+    clearTimeout(c.readTimer);
     c.readTimer = null;
-    if (state.status !== 'connected' || (c.kind === 'room' && !c.joined)) return;   // flushReads after the welcome
-    if (c.wantReadId <= (c.serverReadId ?? 0)) return;
-    c.serverReadId = c.wantReadId;
-    sendFrame(c.kind === 'room' ? { type: 'read', room: c.name, id: c.wantReadId } : { type: 'read', dm: c.name, id: c.wantReadId });
-  }, READ_SEND_MS);
+    sendReadNow(c);
+  }
 }
 
 /** After a (re)connect or once the server turned out to keep read positions: send what it lacks. */
@@ -64,7 +80,7 @@ function firstUnreadRow(c) {
 
 /** Puts the one "new since you left" divider above the first unread message of c. */
 export function placeDivider(c) {
-  if (c.divider && c.dividerReadId === c.readId && c.divider.isConnected) return c.divider;
+  if (c.divider && c.dividerReadId === c.readId && c.divider.parentNode === c.list) return c.divider;
   removeDivider(c);
   let before = firstUnreadRow(c);
   // Not loaded (older than what was replayed): above the oldest message shown.

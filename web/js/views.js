@@ -105,6 +105,7 @@ export function askDmHistory(c) {
   if (c.historyAsked || !state.dmHistory || state.status !== 'connected' || state.unsupported.has('history')) return;
   c.historyAsked = true;
   c.loadingOlder = true;
+  c.awaitingHistory = true;
   sendFrame({ type: 'history', dm: c.name, limit: HISTORY_PAGE });
 }
 
