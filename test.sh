@@ -6,6 +6,7 @@ set -eu
 cd "$(dirname "$0")"
 scripts/install-deps test
 [ -x configure ] || autoreconf -fi
-[ -f Makefile ] || ./configure
+# (again when an earlier ./configure, e.g. ./run.sh's, ran before Check was installed)
+if [ ! -f Makefile ] || ! grep -q '^CHECK_LIBS = -' Makefile; then ./configure; fi
 make -j"$(nproc)"
 make -j"$(nproc)" check

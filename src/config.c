@@ -81,8 +81,9 @@ int config_defaults(struct chatd_config *cfg)
 	cfg->io_uring = 1;
 	cfg->max_rooms_per_client = 64;
 	cfg->presence_grace_ms = 5000;
-	if (config_set_str(&cfg->web_root, "web") || config_set_str(&cfg->data_dir, "data") ||
-	    config_set_str(&cfg->plugin_dir, "plugins"))
+	if (config_set_str(&cfg->web_root, CHATD_DEFAULT_WEB_ROOT) ||
+	    config_set_str(&cfg->data_dir, CHATD_DEFAULT_DATA_DIR) ||
+	    config_set_str(&cfg->plugin_dir, CHATD_DEFAULT_PLUGIN_DIR))
 		return -1;
 	return 0;
 }

@@ -8,6 +8,23 @@
 
 struct proxy_net;
 
+/* The built-in paths (no -c, no flag): where `make install` puts chatd's files.
+ * Makefile.am passes them from the configured prefix; a build without them
+ * (tests/fuzz/run.sh) falls back to paths relative to the current directory. */
+#ifndef CHATD_DEFAULT_WEB_ROOT
+#define CHATD_DEFAULT_WEB_ROOT "web"
+#endif
+#ifndef CHATD_DEFAULT_DATA_DIR
+#define CHATD_DEFAULT_DATA_DIR "data"
+#endif
+#ifndef CHATD_DEFAULT_PLUGIN_DIR
+#define CHATD_DEFAULT_PLUGIN_DIR "plugins"
+#endif
+/* where `make install` puts the config (told in chatd -h) */
+#ifndef CHATD_INSTALLED_CONFIG
+#define CHATD_INSTALLED_CONFIG "etc/chatd.conf"
+#endif
+
 struct plugin_conf {
 	char *name;                /* owned: the NAME of [plugin NAME] */
 	char *path;                /* owned: from "path =", NULL for the default */

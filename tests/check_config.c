@@ -32,7 +32,9 @@ START_TEST(defaults_are_sane)
 	ck_assert_int_eq(cfg.port, 8000);
 	ck_assert_uint_eq(cfg.max_message_bytes, 4096);
 	ck_assert_int_eq(cfg.nplugins, 0);
-	ck_assert_str_eq(cfg.web_root, "web");
+	ck_assert_str_eq(cfg.web_root, CHATD_DEFAULT_WEB_ROOT); /* where make install puts it */
+	ck_assert_str_eq(cfg.data_dir, CHATD_DEFAULT_DATA_DIR);
+	ck_assert_str_eq(cfg.plugin_dir, CHATD_DEFAULT_PLUGIN_DIR);
 	ck_assert_int_eq(cfg.io_uring, 1);
 }
 END_TEST

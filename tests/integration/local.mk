@@ -14,6 +14,8 @@ TESTS += \
 	tests/integration/test_cli.py \
 	tests/integration/test_fd_limit.py \
 	tests/integration/test_sdk.py \
+	tests/integration/test_install.py \
+	tests/integration/test_build.py \
 	tests/integration/test_refusals.py \
 	tests/integration/test_refusals_node.py \
 	tests/integration/test_rooms.py \

@@ -194,19 +194,24 @@ class StartupTest(unittest.TestCase):
         self.assertIn("not a directory", err)
 
     def test_default_web_root_missing_warns_and_says_so(self):
-        # no config, no -w, run where ./web does not exist
+        # no config, no -w: the built-in web root is where make install puts it (chatd -h
+        # names it); this build is not installed there
+        import re
+        default = re.search(r"^  -w DIR .*\n\s+\(default (.*)\)$", run(["-h"])[1], re.M).group(1)
+        if os.path.exists(default):
+            self.skipTest("chatd is installed here: its built-in web root %s exists" % default)
         port = free_port()
         p = Proc(self, [CHATD, "-p", str(port), "-D", os.path.join(self.tmp, "d")], self.tmp)
         self.assertTrue(p.wait_for("listening on port %d" % port), p.text())
-        self.assertIn("warn: web root web: No such file or directory; it is the built-in default of 'web_root'",
-                      p.text())
+        self.assertIn("warn: web root %s: No such file or directory; it is the built-in default of 'web_root'"
+                      % default, p.text())
         status, hdrs, body = http_request(port, "/")
         self.assertEqual(status, 404)
         self.assertIn(b"no web root", body)
         self.assertEqual(http_request(port, "/healthz")[0], 200)  # the chat itself works
         rc, out, err = run(["-t", "-D", os.path.join(self.tmp, "d")], cwd=self.tmp)
         self.assertEqual(rc, 0, err)
-        self.assertIn("web root web: No such file or directory", err)
+        self.assertIn("web root %s: No such file or directory" % default, err)
         self.assertEqual(p.stop(), 0, p.text())
 
     # -- the data directory -------------------------------------------------------
