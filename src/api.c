@@ -8,11 +8,13 @@
 #include "log.h"
 #include "membership.h"
 #include "msgevent.h"
+#include "plugin_http.h"
 #include "publish.h"
 #include "request.h"
 #include "pending.h"
 #include "remote.h"
 #include "room.h"
+#include "roomapi.h"
 #include "services.h"
 #include "watch.h"
 
@@ -41,7 +43,7 @@ const char *api_error_text(struct chatd_server *srv) { return srv->plugin_error;
 
 static int api_hook_register(chatd_plugin *self, int event_id, chatd_hook_fn fn, void *ud, int priority)
 {
-	if (event_id == CHATD_EV_FRAME || event_id == CHATD_EV_COMMAND)
+	if (event_id == CHATD_EV_FRAME || event_id == CHATD_EV_COMMAND || event_id == CHATD_EV_HTTP)
 		return -1; /* these come through claim_type and command_register */
 	return hooks_add(&LP(self)->srv->hooks, event_id, fn, ud, priority, self);
 }
@@ -300,6 +302,7 @@ void api_forget_plugin(struct chatd_server *srv, struct loaded_plugin *lp)
 			api_timer_cancel(t);
 	}
 	commands_forget(srv, lp);
+	lp->http_fn = NULL;
 }
 
 const struct chatd_api chatd_api_table = {
@@ -390,4 +393,11 @@ const struct chatd_api chatd_api_table = {
 	.value_int = jr_value_int,
 	.value_double = jr_value_double,
 	.value_bool = jr_value_bool,
+	.rooms_list = roomapi_list,
+	.room_members = roomapi_members,
+	.room_slot = roomapi_slot,
+	.room_notice = roomapi_notice,
+	.http_route = plugin_http_route,
+	.http_respond = plugin_http_respond,
+	.http_add_header = plugin_http_add_header,
 };

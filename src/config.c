@@ -526,3 +526,41 @@ void config_origin(const struct chatd_config *cfg, const char *key, int line, co
 	else
 		snprintf(out, outsz, "the built-in default of '%s' (set it in the config or with %s)", key, flag);
 }
+
+/* 1 when the [server] key k has the same value in a and b. */
+static int server_key_equal(const struct server_key *k, const struct chatd_config *a, const struct chatd_config *b)
+{
+	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+	switch (k->kind) {
+	case OPT_INT:
+	case OPT_LOGLEVEL:
+	case OPT_BOOL:
+		return *(const int *)pa == *(const int *)pb;
+	case OPT_SIZE:
+		return *(const size_t *)pa == *(const size_t *)pb;
+	case OPT_PATH:
+	case OPT_STR:
+	case OPT_ROOMGLOBS: {
+		const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+		return sa == sb || (sa && sb && !strcmp(sa, sb));
+	}
+	case OPT_NETS: /* trusted_proxies: the only key of this kind */
+		return a->ntrusted_proxies == b->ntrusted_proxies &&
+		       (!a->ntrusted_proxies ||
+			!memcmp(a->trusted_proxies, b->trusted_proxies, a->ntrusted_proxies * sizeof *a->trusted_proxies));
+	}
+	return 0;
+}
+
+size_t config_server_keys_changed(const struct chatd_config *a, const struct chatd_config *b, const char **out,
+				  size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof server_keys / sizeof server_keys[0]; i++)
+		if (!server_key_equal(&server_keys[i], a, b)) {
+			if (n < max)
+				out[n] = server_keys[i].name;
+			n++;
+		}
+	return n;
+}

@@ -92,6 +92,11 @@ int config_set_str(char **field, const char *value);
  */
 void config_origin(const struct chatd_config *cfg, const char *key, int line, const char *flag, char *out, size_t outsz);
 
+/* The [server] keys whose values differ between a and b: up to max names
+ * (static strings) into out, in the table's order; returns how many differ. */
+size_t config_server_keys_changed(const struct chatd_config *a, const struct chatd_config *b, const char **out,
+				  size_t max);
+
 /* Free everything cfg owns. */
 void config_free(struct chatd_config *cfg);
 

@@ -17,7 +17,7 @@ int hooks_is_filter(int event)
 	return event == CHATD_EV_CONNECT || event == CHATD_EV_MESSAGE || event == CHATD_EV_FRAME ||
 	       event == CHATD_EV_STORE || event == CHATD_EV_RECEIVE || event == CHATD_EV_NICK ||
 	       event == CHATD_EV_ROUTE || event == CHATD_EV_JOINING || event == CHATD_EV_NAME_CLAIM ||
-	       event == CHATD_EV_COMMAND;
+	       event == CHATD_EV_COMMAND || event == CHATD_EV_RELOAD;
 }
 
 static int valid_event(int event) { return event >= 1 && event < CHATD_EV_COUNT_; }
@@ -96,6 +96,29 @@ void hooks_remove_owner(struct hooks *h, void *owner)
 int hooks_any(const struct hooks *h, int event)
 {
 	return valid_event(event) && h->ev[event].n > 0;
+}
+
+int hooks_dispatch_owner(struct hooks *h, int event, void *owner, void *ev, int *found)
+{
+	*found = 0;
+	if (!valid_event(event))
+		return CHATD_OK;
+	struct hook_list *l = &h->ev[event];
+	int result = CHATD_OK, n = l->n;
+	h->depth++;
+	for (int i = 0; i < n; i++) {
+		if (l->v[i].dead || l->v[i].owner != owner)
+			continue;
+		*found = 1;
+		int r = l->v[i].fn(event, ev, l->v[i].userdata);
+		if (r != CHATD_OK) {
+			result = r;
+			break;
+		}
+	}
+	if (!--h->depth && h->dirty)
+		hooks_compact(h);
+	return result;
 }
 
 int hooks_dispatch(struct hooks *h, int event, void *ev)

@@ -42,6 +42,9 @@ int hooks_any(const struct hooks *h, int event);
  * and return CHATD_OK.
  */
 int hooks_dispatch(struct hooks *h, int event, void *ev);
+/* Call only owner's hooks of event, as a filter (stop at the first result
+ * other than CHATD_OK and return it). *found = 1 when owner has any. */
+int hooks_dispatch_owner(struct hooks *h, int event, void *owner, void *ev, int *found);
 /* 1 for events whose hook results matter. */
 int hooks_is_filter(int event);
 

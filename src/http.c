@@ -1,4 +1,5 @@
 #include "http.h"
+#include "plugin_http.h"
 #include "plugins.h"
 #include "ws.h"
 
@@ -204,6 +205,8 @@ int http_request(struct chatd_server *srv, struct lws *wsi, struct session *s, c
 {
 	char path[PATH_MAX], uri[1024];
 	(void)len;
+	if (in && !strncmp(in, PLUGIN_HTTP_PREFIX, strlen(PLUGIN_HTTP_PREFIX))) /* any method: the plugin's */
+		return plugin_http_request(srv, wsi, s, in);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 && !is_head(wsi)) /* POST, PUT, ... */
 		return http_text(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD", "GET, HEAD");
 	snprintf(uri, sizeof uri, "%s", in ? in : "/");

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include "paths.h"
+#include "reload.h"
 #include "server.h"
 #include "serverloop.h"
 
@@ -35,7 +36,8 @@ static void usage(FILE *out)
 		"\n"
 		"Flags override the file. Relative paths inside the file are relative to the\n"
 		"file's directory; relative paths given as flags are relative to the current\n"
-		"directory. SIGTERM or SIGINT closes every socket with 1001 and exits 0.\n"
+		"directory. SIGTERM or SIGINT closes every socket with 1001 and exits 0;\n"
+		"SIGHUP re-reads the config file and applies what can change while running.\n"
 		"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 config error, 4 plugin error,\n"
 		"5 cannot listen. See docs/config.md and docs/operations.md.\n");
 }
@@ -104,6 +106,8 @@ int main(int argc, char **argv)
 		srv.cfg.web_root_line = -1;
 	if (data)
 		srv.cfg.data_dir_line = -1;
+	srv.cli_fixed = (port ? CLI_FIXED_PORT : 0) | (level ? CLI_FIXED_LOG_LEVEL : 0) | (web ? CLI_FIXED_WEB_ROOT : 0) |
+			(data ? CLI_FIXED_DATA_DIR : 0) | (plugdir ? CLI_FIXED_PLUGIN_DIR : 0);
 	log_set_level(srv.cfg.log_level);
 	/* A web root the config or -w names must exist (-t checks it too); a
 	 * missing built-in default is only warned about: chatd still serves

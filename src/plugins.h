@@ -22,6 +22,8 @@ struct loaded_plugin {
 	int initialised;
 	struct plugin_counter *counters; /* owned */
 	int ncounters;
+	chatd_hook_fn http_fn;     /* serves /plugins/NAME/ (api->http_route), NULL if not */
+	void *http_ud;
 };
 
 /* The ABI versions this core speaks. */

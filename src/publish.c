@@ -20,6 +20,7 @@ struct pending {
 	char *username;
 	char *text;
 	char client_id[65];
+	int notice;                  /* a plugin's notice (no sender, username "") */
 };
 
 void publish_to_room(struct chatd_server *srv, struct room *r, struct outbuf *b,
@@ -66,12 +67,14 @@ static void pending_fanout(struct pending *p)
 	struct chatd_server *srv = p->srv;
 	json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I}", "type", "message", "id", (json_int_t)p->id, "room",
 			      p->room->name, "username", p->username, "text", p->text, "ts", (json_int_t)p->ts);
+	if (o && p->notice)
+		json_object_set_new(o, "notice", json_true());
 	struct outbuf *b = o ? json_to_outbuf(o) : NULL;
 	if (!b) {
 		log_err("out of memory encoding message %lld", (long long)p->id);
 		goto done;
 	}
-	struct chatd_client *sender = p->sender->gone ? NULL : p->sender;
+	struct chatd_client *sender = p->sender && !p->sender->gone ? p->sender : NULL;
 	publish_to_room(srv, p->room, b, sender, CHATD_SEND_NORMAL);
 	if (sender) {
 		if (p->client_id[0]) {
@@ -163,6 +166,35 @@ int publish_deliver(chatd_room *room, const struct chatd_delivery *d)
 	outbuf_unref(b);
 	json_decref(o);
 	return 0;
+}
+
+int64_t publish_notice(struct chatd_server *srv, struct room *r, const char *text)
+{
+	if (hooks_any(&srv->hooks, CHATD_EV_ROUTE))
+		return CHATD_NOTICE_ROUTED; /* ids come from the routing plugin: not this node's to give */
+	struct pending *p = calloc(1, sizeof *p);
+	if (!p)
+		return CHATD_TEXT_NOMEM;
+	p->srv = srv;
+	p->room = r;
+	p->notice = 1;
+	p->ts = now_ms();
+	p->username = strdup("");
+	p->text = strdup(text);
+	if (!p->username || !p->text) {
+		pending_free(p);
+		return CHATD_TEXT_NOMEM;
+	}
+	int64_t id = p->id = ++r->last_id;
+	p->holds = 1;
+	if (hooks_any(&srv->hooks, CHATD_EV_STORE)) {
+		struct chatd_store_event ev = { .size = sizeof ev, .client = NULL, .room = (chatd_room *)r, .id = p->id,
+						.ts = p->ts, .username = p->username, .text = p->text,
+						.text_len = strlen(p->text), .held = (chatd_held *)p };
+		hooks_dispatch(&srv->hooks, CHATD_EV_STORE, &ev);
+	}
+	publish_hold_release((chatd_held *)p, 1); /* p may be gone now */
+	return id;
 }
 
 void publish_message(struct chatd_server *srv, struct chatd_client *c, struct room *r, const char *text,

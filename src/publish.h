@@ -19,6 +19,14 @@ void publish_message(struct chatd_server *srv, struct chatd_client *c, struct ro
 void publish_system(struct chatd_server *srv, struct room *r, const char *event, const char *username,
 		    const char *old, const char *requested, const char *text, const struct chatd_client *except);
 
+/*
+ * A plugin's notice to r (text borrowed, already checked): a message with the
+ * room's next id, username "" and "notice":true, through the STORE hooks
+ * (history keeps it) to every member. Returns the id, or CHATD_NOTICE_ROUTED
+ * when a plugin routes room messages (CHATD_EV_ROUTE), or CHATD_TEXT_NOMEM.
+ */
+int64_t publish_notice(struct chatd_server *srv, struct room *r, const char *text);
+
 /* Fan b (borrowed) out to every member of r but except (may be NULL). */
 void publish_to_room(struct chatd_server *srv, struct room *r, struct outbuf *b,
 		     const struct chatd_client *except, int flags);

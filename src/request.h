@@ -32,6 +32,7 @@ struct chatd_request {
 	const char *address;       /* borrowed: the client address */
 	const char *body;          /* borrowed: HTTP endpoints only */
 	size_t body_len;
+	void *http;                /* plugin_http.c's answer while a handler runs, else NULL */
 	struct request_answer *answers; /* owned */
 	size_t nanswers;
 	/* request_init_text's own data */

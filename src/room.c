@@ -17,8 +17,25 @@ static void room_free(struct room *r)
 	free(r->left);
 	free(r->members);
 	free(r->people);
+	free(r->slots);
 	remote_free(r);
 	free(r);
+}
+
+void room_destroy_event(struct chatd_server *srv, struct room *r, int shutdown)
+{
+	if (!hooks_any(&srv->hooks, CHATD_EV_ROOM_DESTROY))
+		return;
+	struct chatd_room_destroy_event ev = { .size = sizeof ev, .room = (chatd_room *)r, .shutdown = shutdown };
+	hooks_dispatch(&srv->hooks, CHATD_EV_ROOM_DESTROY, &ev);
+}
+
+void room_destroy_all_events(struct chatd_server *srv)
+{
+	size_t pos = 0;
+	void *v;
+	while (strmap_next(&srv->rooms, &pos, NULL, &v))
+		room_destroy_event(srv, v, 1);
 }
 
 struct room *room_get(struct chatd_server *srv, const char *name)
@@ -30,7 +47,9 @@ struct room *room_get(struct chatd_server *srv, const char *name)
 		return NULL;
 	r->srv = srv;
 	snprintf(r->name, sizeof r->name, "%s", name);
-	if (strmap_put(&srv->rooms, name, r)) {
+	if ((srv->nplugins && !(r->slots = calloc((size_t)srv->nplugins, sizeof *r->slots))) ||
+	    strmap_put(&srv->rooms, name, r)) {
+		free(r->slots);
 		free(r);
 		return NULL;
 	}
@@ -131,6 +150,7 @@ void room_release_if_unused(struct chatd_server *srv, struct room *r)
 		return;
 	}
 	presence_forget(srv, r);
+	room_destroy_event(srv, r, 0); /* a hook may not bring it back: it is unused */
 	strmap_del(&srv->rooms, r->name);
 	room_free(r);
 }

@@ -25,7 +25,12 @@ void room_release_if_unused(struct chatd_server *srv, struct room *r);
 /* The names present in r as a new JSON array, at most max (0 = all): the
  * people here, then those present only through other nodes (remote.c). */
 json_t *room_user_list(const struct room *r, size_t max);
-/* Free every room (shutdown). */
+/* CHATD_EV_ROOM_DESTROY for r (shutdown: 1 when the server is stopping). */
+void room_destroy_event(struct chatd_server *srv, struct room *r, int shutdown);
+/* CHATD_EV_ROOM_DESTROY (shutdown 1) for every room left: before the plugins
+ * are unloaded, so that they free what they keep per room. */
+void room_destroy_all_events(struct chatd_server *srv);
+/* Free every room (shutdown; no events). */
 void room_free_all(struct chatd_server *srv);
 
 #endif

@@ -11,6 +11,7 @@
 #include "paths.h"
 #include "plugins.h"
 #include "presence.h"
+#include "reload.h"
 #include "room.h"
 #include "sendbatch.h"
 #include "serverloop.h"
@@ -44,7 +45,7 @@ int64_t monotonic_us(void)
 
 /* The loop's watchers; they live as long as the server runs. */
 struct loop_watchers {
-	ev_signal sigterm, sigint;
+	ev_signal sigterm, sigint, sighup;
 	ev_timer tick, drain;
 	ev_prepare idle;
 	ev_check woke;
@@ -192,6 +193,16 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &lw->drain);
 }
 
+/* SIGHUP: re-read the config file (reload.c); not while shutting down. */
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct loop_watchers *lw = w->data;
+	if (!lw->srv->shutting_down)
+		reload_config(lw->srv);
+}
+
 int server_setup(struct chatd_server *srv, int check_only, char *err, size_t errsz)
 {
 	srv->transport = &ws_transport;
@@ -305,12 +316,15 @@ int server_run(struct chatd_server *srv)
 	lw.srv = srv;
 	ev_signal_init(&lw.sigterm, on_signal, SIGTERM);
 	ev_signal_init(&lw.sigint, on_signal, SIGINT);
+	ev_signal_init(&lw.sighup, on_sighup, SIGHUP);
+	lw.sighup.data = &lw;
 	ev_timer_init(&lw.tick, on_tick, 1.0, 1.0);
 	ev_prepare_init(&lw.idle, on_idle);
 	ev_check_init(&lw.woke, on_woke);
 	lw.sigterm.data = lw.sigint.data = lw.tick.data = lw.idle.data = lw.woke.data = &lw;
 	ev_signal_start(srv->loop, &lw.sigterm);
 	ev_signal_start(srv->loop, &lw.sigint);
+	ev_signal_start(srv->loop, &lw.sighup);
 	ev_timer_start(srv->loop, &lw.tick);
 	ev_prepare_start(srv->loop, &lw.idle);
 	ev_check_start(srv->loop, &lw.woke);
@@ -325,6 +339,7 @@ int server_run(struct chatd_server *srv)
 
 	ev_signal_stop(srv->loop, &lw.sigterm);
 	ev_signal_stop(srv->loop, &lw.sigint);
+	ev_signal_stop(srv->loop, &lw.sighup);
 	ev_timer_stop(srv->loop, &lw.tick);
 	ev_timer_stop(srv->loop, &lw.drain);
 	presence_flush_all(srv);
@@ -360,6 +375,7 @@ void server_teardown(struct chatd_server *srv)
 		client_unref(c);
 	}
 	presence_stop(srv);
+	room_destroy_all_events(srv); /* pairs every ROOM_CREATE while plugins are still there */
 	plugins_unload_all(srv);
 	commands_free(srv);
 	watch_teardown(srv);

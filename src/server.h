@@ -115,6 +115,7 @@ struct room {
 	 * folded name -> display name (owned). Empty without a cluster plugin. */
 	struct strmap remote;
 	unsigned holds;             /* joins a plugin holds (pending.c): the room stays */
+	void **slots;               /* per-plugin data (api->room_slot), srv->nplugins long */
 };
 
 /* Counters for /metrics. */
@@ -178,6 +179,7 @@ struct chatd_server {
 	struct service *services;   /* services plugins offer (services.c) */
 	struct chatd_watch *watches; /* fd watchers of plugins (watch.c) */
 	struct posts *posts;        /* loop_post's queue (watch.c) */
+	int cli_fixed;              /* keys the command line set: a reload keeps them (reload.h) */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

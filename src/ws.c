@@ -6,6 +6,7 @@
 #include "linger.h"
 #include "listener.h"
 #include "log.h"
+#include "plugin_http.h"
 #include "proxy.h"
 #include "refuse.h"
 #include "request_lws.h"
@@ -538,12 +539,17 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			ws_closed(srv, s);
 			free(s->http_body);
 			s->http_body = NULL;
+			plugin_http_session_free(s);
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		return http_request(server_of(wsi), wsi, s, in, len);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return http_writeable(wsi, s);
+	case LWS_CALLBACK_HTTP_BODY:
+		return s ? plugin_http_body(wsi, s, in, len) : 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return s ? plugin_http_body_done(server_of(wsi), wsi, s) : 0;
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		if (lws_http_transaction_completed(wsi))
 			return -1;

@@ -11,6 +11,7 @@ struct session {
 	struct chatd_client *client; /* WebSocket: one reference; NULL for plain HTTP */
 	char *http_body;             /* HTTP: owned body waiting for HTTP_WRITEABLE */
 	size_t http_len;
+	struct plugin_http *plugin_http; /* owned: a plugin request waiting for its body */
 };
 
 /* The lws protocol callback for "chatd" (HTTP and WebSocket). */

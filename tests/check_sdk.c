@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "checkutil.h"
+#include "config.h"
+#include "reload.h"
 #include "request.h"
 #include "testcore.h"
 
@@ -420,6 +422,149 @@ START_TEST(threads_post_back_and_fds_are_watched)
 }
 END_TEST
 
+START_TEST(rooms_listed_slots_paired_with_destroy)
+{
+	struct testcore *tc = api_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	struct chatd_client *b = tc_connect(tc, "den", "Ben", NULL);
+	struct chatd_client *c = tc_connect(tc, "den", "Cat", NULL);
+	tc_drain(a);
+	tc_send(tc, a, "{\"type\":\"rooms_seen\"}");
+	json_t *r = tc_expect(tc, a, "rooms_seen", NULL);
+	ck_assert_int_eq(num(r, "count"), 2);
+	ck_assert_int_eq(num(json_object_get(r, "rooms"), "lab"), 1);
+	ck_assert_int_eq(num(json_object_get(r, "rooms"), "den"), 2);
+	json_decref(r);
+	ck_assert_int_eq(counter_value(tc, "sdkapi", "room_create"), 2);
+	/* den never had a message: freed when its last member leaves */
+	tc_disconnect(tc, b);
+	ck_assert_int_eq(counter_value(tc, "sdkapi", "room_destroy"), -1);
+	tc_disconnect(tc, c);
+	ck_assert_int_eq(counter_value(tc, "sdkapi", "room_destroy"), 1);
+	/* lab had one: kept while empty, destroyed only at shutdown */
+	tc_send(tc, a, "{\"text\":\"hi\"}");
+	tc_disconnect(tc, a);
+	ck_assert_int_eq(counter_value(tc, "sdkapi", "room_destroy"), 1);
+	struct chatd_client *d = tc_connect(tc, "lab", "Dan", NULL);
+	tc_drain(d);
+	tc_send(tc, d, "{\"type\":\"rooms_seen\"}");
+	r = tc_expect(tc, d, "rooms_seen", NULL);
+	ck_assert_int_eq(num(r, "count"), 1);
+	json_decref(r);
+	ck_assert_int_eq(counter_value(tc, "sdkapi", "room_create"), 2); /* the same lab */
+	ck_assert_int_eq(counter_value(tc, "sdkapi", "slot_lost"), -1);
+	tc_free(tc); /* lab's ROOM_DESTROY (shutdown) frees its slot: no leak under ASan */
+}
+END_TEST
+
+START_TEST(notices_get_ids_and_go_into_history)
+{
+	struct testcore *tc = tc_new("[plugin sdkapi]\npath = tests/plugins/sdkapi.so\n[plugin history]\n");
+	ck_assert_ptr_nonnull(tc);
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	struct chatd_client *b = tc_connect(tc, "lab", "Ben", NULL);
+	tc_send(tc, a, "{\"text\":\"first\"}");
+	tc_idle(tc);
+	tc_drain(a);
+	tc_drain(b);
+	tc_send(tc, a, "{\"type\":\"notice\",\"text\":\"the server restarts at noon\"}");
+	tc_idle(tc); /* history commits, the notice goes out */
+	json_t *res = tc_expect(tc, a, "notice_result", NULL);
+	ck_assert_int_eq(num(res, "id"), 2);
+	json_decref(res);
+	json_t *m = tc_expect(tc, b, "message", NULL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(num(m, "id"), 2);
+	ck_assert_str_eq(str(m, "username"), "");
+	ck_assert_str_eq(str(m, "text"), "the server restarts at noon");
+	ck_assert(is_true(m, "notice"));
+	json_decref(m);
+	/* checked like a message text */
+	tc_send(tc, a, "{\"type\":\"notice\",\"text\":\"   \"}");
+	res = tc_expect(tc, a, "notice_result", NULL);
+	ck_assert_int_eq(num(res, "id"), CHATD_TEXT_EMPTY);
+	json_decref(res);
+	/* a newcomer's replay has it, marked as a notice */
+	struct chatd_client *c = tc_connect(tc, "lab", "Cat", NULL);
+	tc_idle(tc);
+	json_t *h;
+	int seen = 0;
+	while ((h = tc_expect(tc, c, "message", NULL))) {
+		if (num(h, "id") == 2) {
+			ck_assert(is_true(h, "history"));
+			ck_assert(is_true(h, "notice"));
+			ck_assert_str_eq(str(h, "text"), "the server restarts at noon");
+			seen = 1;
+		} else {
+			ck_assert(!is_true(h, "notice"));
+		}
+		json_decref(h);
+	}
+	ck_assert(seen);
+	tc_free(tc);
+}
+END_TEST
+
+/* Reload tc's plugins and [server] from text, as SIGHUP would from the file. */
+static int reload_text(struct testcore *tc, const char *text)
+{
+	struct chatd_config next;
+	char err[512];
+	ck_assert_int_eq(config_defaults(&next), 0);
+	ck_assert_int_eq(config_set_str(&next.plugin_dir, TOP_BUILDDIR "/plugins"), 0);
+	ck_assert_int_eq(config_set_str(&next.data_dir, tc->data_dir), 0);
+	ck_assert_msg(!config_parse(&next, "test.conf", text, strlen(text), TOP_BUILDDIR, err, sizeof err), "%s", err);
+	ck_assert_int_eq(config_set_str(&next.file, "test.conf"), 0);
+	return reload_apply(&tc->srv, &next);
+}
+
+static const char *motd_of(struct testcore *tc, struct chatd_client *c, char *buf, size_t n)
+{
+	tc_drain(c);
+	tc_send(tc, c, "{\"type\":\"motd\"}");
+	json_t *m = tc_expect(tc, c, "motd", NULL);
+	snprintf(buf, n, "%s", str(m, "motd"));
+	json_decref(m);
+	return buf;
+}
+
+START_TEST(reload_applies_what_is_safe)
+{
+	struct testcore *tc = tc_new("[plugin sdkapi]\npath = tests/plugins/sdkapi.so\nmotd = hello\n[plugin me]\n");
+	ck_assert_ptr_nonnull(tc);
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	char buf[64];
+	ck_assert_str_eq(motd_of(tc, a, buf, sizeof buf), "hello");
+	/* a plugin takes new options; a reloadable [server] key applies */
+	ck_assert_int_eq(reload_text(tc, "[server]\nmax_message_bytes = 100\n"
+					 "[plugin sdkapi]\npath = tests/plugins/sdkapi.so\nmotd = goodbye\n[plugin me]\n"), 0);
+	ck_assert_str_eq(motd_of(tc, a, buf, sizeof buf), "goodbye");
+	ck_assert_int_eq(tc->srv.cfg.max_message_bytes, 100);
+	ck_assert_str_eq(tc->srv.cfg.plugins[0].opts[0].value, "goodbye");
+	/* a plugin refuses: it keeps the old options */
+	ck_assert_int_eq(reload_text(tc, "[server]\nmax_message_bytes = 100\n"
+					 "[plugin sdkapi]\npath = tests/plugins/sdkapi.so\nmotd = bad\n[plugin me]\n"), 0);
+	ck_assert_str_eq(motd_of(tc, a, buf, sizeof buf), "goodbye");
+	ck_assert_str_eq(tc->srv.cfg.plugins[0].opts[0].value, "goodbye");
+	/* a plugin without a RELOAD hook keeps its options (me: prefix) */
+	ck_assert_int_eq(reload_text(tc, "[plugin sdkapi]\npath = tests/plugins/sdkapi.so\nmotd = goodbye\n"
+					 "[plugin me]\nprefix = ***\n"), 0);
+	ck_assert_int_eq(tc->srv.cfg.plugins[1].nopts, 0);
+	ck_assert_int_eq(tc->srv.cfg.max_message_bytes, 4096); /* back to the default */
+	/* a key that needs a restart does not change */
+	ck_assert_int_eq(reload_text(tc, "[server]\nport = 9\nhandshake_timeout = 9\n"
+					 "[plugin sdkapi]\npath = tests/plugins/sdkapi.so\nmotd = goodbye\n[plugin me]\n"), 0);
+	ck_assert_int_eq(tc->srv.cfg.port, 8000);
+	ck_assert_int_eq(tc->srv.cfg.handshake_timeout_s, 5);
+	/* another plugin list: refused as a whole */
+	ck_assert_int_eq(reload_text(tc, "[server]\nmax_message_bytes = 200\n"
+					 "[plugin sdkapi]\npath = tests/plugins/sdkapi.so\nmotd = x\n"), -1);
+	ck_assert_int_eq(tc->srv.cfg.max_message_bytes, 4096);
+	ck_assert_str_eq(motd_of(tc, a, buf, sizeof buf), "goodbye");
+	tc_free(tc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sdk");
@@ -437,6 +582,9 @@ int main(void)
 	tcase_add_test(tc, services_between_plugins);
 	tcase_add_test(tc, frame_builder_nests_and_readers_walk);
 	tcase_add_test(tc, threads_post_back_and_fds_are_watched);
+	tcase_add_test(tc, rooms_listed_slots_paired_with_destroy);
+	tcase_add_test(tc, notices_get_ids_and_go_into_history);
+	tcase_add_test(tc, reload_applies_what_is_safe);
 	suite_add_tcase(s, tc);
 	return checkutil_run(s);
 }

@@ -72,6 +72,9 @@ enum chatd_event {
 	/* 13-19: the many-rooms model; 30-39: the cluster (see docs/plugins.md) */
 	CHATD_EV_COMMAND = 20,    /* filter: a slash command (api->command_register), to its handler only */
 	CHATD_EV_NICK = 21,       /* filter: a client asks for a name (first or rename); may refuse */
+	CHATD_EV_RELOAD = 22,     /* filter: SIGHUP gave this plugin new options; may refuse them */
+	CHATD_EV_ROOM_DESTROY = 23, /* notify: a room is about to be freed (pairs ROOM_CREATE) */
+	CHATD_EV_HTTP = 24,       /* notify: a request to /plugins/NAME/ (api->http_route), to its handler only */
 	CHATD_EV_READY = 25,      /* notify: every plugin's init succeeded; the server starts */
 	/* 30-39: many nodes (issue 17); see the structs below. */
 	CHATD_EV_ROUTE = 30,      /* filter: a room message before it gets an id; CONSUMED = a plugin routes it */
@@ -166,6 +169,9 @@ struct chatd_message_event {
 #define CHATD_TEXT_EMPTY -2      /* empty or white space only */
 #define CHATD_TEXT_TOO_LARGE -3  /* over max_message_bytes */
 #define CHATD_TEXT_INVALID -4    /* not valid UTF-8, or NULL */
+/* What api->room_notice returns when a plugin routes room messages
+ * (CHATD_EV_ROUTE: the cluster plugin gives ids, not this node). */
+#define CHATD_NOTICE_ROUTED -5
 
 /*
  * CHATD_EV_STORE: a message that passed CHATD_EV_MESSAGE, with its room id and
@@ -254,6 +260,51 @@ struct chatd_command_event {
 	struct chatd_message_event *message; /* borrowed: the message itself */
 	const char *name;          /* borrowed: the command as registered (lower case, no '/') */
 	const char *args;          /* borrowed: the text after "/NAME" and white space; "" when none */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_RELOAD: SIGHUP re-read the config and this plugin's options
+ * changed; delivered to this plugin's hooks only. Check them as in init
+ * (api->option_error and CHATD_DENY: the plugin keeps its old options and
+ * the reason is logged) or apply them and return CHATD_OK. A plugin without
+ * a RELOAD hook keeps its old options until a restart (logged).
+ */
+struct chatd_reload_event {
+	size_t size;
+	const struct chatd_option *opts; /* borrowed, during the call: the new options */
+	int nopts;
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_ROOM_DESTROY: room is about to be freed; it pairs
+ * CHATD_EV_ROOM_CREATE exactly. A chatd_room * is valid from its
+ * ROOM_CREATE until its ROOM_DESTROY hooks return. A room that has had
+ * messages is kept until shutdown; one that never had any is freed when its
+ * last member leaves (and nobody is present through another node and no
+ * join is held). At shutdown every room left gets it (shutdown = 1) before
+ * the plugins are cleaned up: free what you keep per room (api->room_slot).
+ */
+struct chatd_room_destroy_event {
+	size_t size;
+	chatd_room *room;          /* borrowed: valid until the hooks return */
+	int shutdown;              /* 1 when the server is stopping */
+	void *reserved[8];
+};
+
+/*
+ * CHATD_EV_HTTP: a request to /plugins/NAME/... (NAME: the plugin's config
+ * section name), to the handler of api->http_route. Read it with
+ * api->request_* (request_body for POST, PUT and PATCH; at most 1 MiB, a
+ * bigger one is answered 413 by the core) and answer with api->http_respond
+ * before returning (else the core answers 500). Everything is borrowed for
+ * the call only.
+ */
+struct chatd_http_event {
+	size_t size;
+	chatd_request *request;    /* borrowed */
+	const char *path;          /* borrowed: the path after /plugins/NAME ("/" at least) */
 	void *reserved[8];
 };
 
@@ -732,6 +783,33 @@ struct chatd_api {
 	int64_t (*value_int)(const void *v);
 	double (*value_double)(const void *v);
 	int (*value_bool)(const void *v);
+
+	/* Every room on this node (with members or not): up to max into out,
+	 * returns how many there are. Borrowed: see CHATD_EV_ROOM_DESTROY. */
+	size_t (*rooms_list)(chatd_plugin *self, chatd_room **out, size_t max);
+	/* The connections in r: up to max into out (in no order), returns how
+	 * many there are. Borrowed, valid during the hook. */
+	size_t (*room_members)(const chatd_room *r, chatd_client **out, size_t max);
+	/* Per-plugin slot on each room: a pointer to a void* (NULL first), kept
+	 * until the room's CHATD_EV_ROOM_DESTROY (free what you keep there). */
+	void **(*room_slot)(chatd_plugin *self, chatd_room *r);
+	/* A notice to r (text borrowed; checked like a message text): a message
+	 * frame with the room's next id, "username":"" and "notice":true, to
+	 * every member, through the STORE hooks (history keeps and replays it).
+	 * Returns the id (> 0), or a CHATD_TEXT_* reason (< 0), or
+	 * CHATD_NOTICE_ROUTED when a plugin routes room messages. */
+	int64_t (*room_notice)(chatd_plugin *self, chatd_room *r, const char *text);
+
+	/* Serve /plugins/NAME/ (NAME: this plugin's section name) with fn, which
+	 * gets CHATD_EV_HTTP. One route per plugin: -1 when it has one. */
+	int (*http_route)(chatd_plugin *self, chatd_hook_fn fn, void *userdata);
+	/* CHATD_EV_HTTP only: the answer (body borrowed, copied; len bytes, may
+	 * be 0; content_type NULL for text/plain; charset=utf-8). Once per
+	 * request: 0, or -1 (answered already, bad status or type). */
+	int (*http_respond)(chatd_request *r, int status, const char *content_type, const char *body, size_t len);
+	/* CHATD_EV_HTTP only: one more response header (at most 8; not the ones
+	 * the core sets: Content-Type, Content-Length, Cache-Control ...). */
+	int (*http_add_header)(chatd_request *r, const char *name, const char *value);
 };
 
 /* 1 when the core's api table has `member` (a plugin built against a newer

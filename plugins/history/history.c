@@ -539,6 +539,8 @@ static chatd_frame *message_frame(const struct history *h, const char *room, con
 	api->frame_set_str(f, "text", r->text);
 	api->frame_set_int(f, "ts", r->ts);
 	api->frame_set_bool(f, "history", 1);
+	if (!r->username[0]) /* a plugin's notice (api->room_notice): no person wrote it */
+		api->frame_set_bool(f, "notice", 1);
 	return f;
 }
 

@@ -83,3 +83,19 @@ test('consumed and denied messages settle: reply, ack or error, never "sendingâ€
     await closePage(page);
   }
 });
+
+test('a plugin notice shows as a notice, with its id, not as a person', { skip }, async () => {
+  const page = await openClient(browser, srv, { name: 'Nia', room: 'notices' });
+  try {
+    const http = await fetch(`http://127.0.0.1:${srv.port}/plugins/sdkapi/notice?room=notices&text=deploy%20done`);
+    assert.equal(http.status, 200);
+    const id = Number((await http.text()).trim());
+    const row = page.locator('.log > .msg.notice', { hasText: 'deploy done' });
+    await row.waitFor();
+    assert.equal(await row.getAttribute('data-id'), String(id));
+    assert.equal(await row.locator('.author').textContent(), 'Notice');
+  } finally {
+    await closePage(page);
+  }
+});
+

@@ -95,9 +95,10 @@ def write_config(path, config):
         f.write("\n".join(lines))
 
 
-def http_request(port, path, method="GET", headers=None, host=HOST, timeout=5.0, source=None):
+def http_request(port, path, method="GET", headers=None, host=HOST, timeout=5.0, source=None, body=None):
     """A raw HTTP/1.1 request (the path goes out exactly as given, no
-    normalisation). Returns (status, headers with lower-case names, body bytes)."""
+    normalisation; body, bytes, goes with its Content-Length). Returns (status,
+    headers with lower-case names, body bytes)."""
     assert wsclient.ipaddr_is_loopback(host)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -108,7 +109,9 @@ def http_request(port, path, method="GET", headers=None, host=HOST, timeout=5.0,
         lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s:%d" % (host, port), "Connection: close"]
         for k, v in (headers or {}).items():
             lines.append("%s: %s" % (k, v))
-        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if body is not None:
+            lines.append("Content-Length: %d" % len(body))
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
         data = b""
         deadline = time.monotonic() + timeout
         head = None

@@ -12,6 +12,17 @@
  * - frame "thread": a worker thread writes a byte into a pipe watched on the
  *   loop and posts a function back to the loop: the client gets
  *   {"type":"watched","byte":"x"} and {"type":"posted","value":42}.
+ * - rooms: a per-room slot from ROOM_CREATE to ROOM_DESTROY (counters
+ *   room_create, room_destroy, slot_lost); frame "rooms" answers
+ *   {"type":"rooms_seen","rooms":{NAME:MEMBERS,...}} (rooms_list, room_members);
+ *   frame "notice" {"text":..} posts api->room_notice to the frame's room and
+ *   answers {"type":"notice_result","id":N}.
+ * - HTTP under /plugins/sdkapi/: GET /info (JSON: method, path, query "q",
+ *   header X-Test, cookie c, rooms), POST /echo (the body back with its
+ *   Content-Type and an X-Echo header), GET /notice?room=R&text=T (a notice
+ *   from a web hook), GET /silent (no answer: the core's 500).
+ * - option motd (frame "motd" answers it); SIGHUP may change it, "bad" is
+ *   refused.
  */
 #include <chatd/plugin.h>
 
@@ -43,6 +54,12 @@ struct sdkapi {
 	chatd_watch *watch;
 	pthread_t thread;
 	int thread_running;
+	char motd[64];
+};
+
+/* What the plugin keeps per room (api->room_slot). */
+struct room_state {
+	int created;
 };
 
 static struct sdkapi *the; /* for the post callback's check that the client is still the same */
@@ -259,19 +276,182 @@ static int on_disconnect(int id, void *event, void *ud)
 	return CHATD_OK;
 }
 
+static int on_room_create(int id, void *event, void *ud)
+{
+	struct chatd_room_create_event *ev = event;
+	struct sdkapi *p = ud;
+	(void)id;
+	struct room_state *rs = calloc(1, sizeof *rs);
+	if (rs)
+		rs->created = 1;
+	*p->api->room_slot(p->self, ev->room) = rs;
+	p->api->counter_add(p->self, "room_create", 1);
+	return CHATD_OK;
+}
+
+static int on_room_destroy(int id, void *event, void *ud)
+{
+	struct chatd_room_destroy_event *ev = event;
+	struct sdkapi *p = ud;
+	(void)id;
+	void **slot = p->api->room_slot(p->self, ev->room);
+	struct room_state *rs = *slot;
+	if (!rs || !rs->created)
+		p->api->counter_add(p->self, "slot_lost", 1);
+	free(rs);
+	*slot = NULL;
+	p->api->counter_add(p->self, ev->shutdown ? "room_destroy_at_shutdown" : "room_destroy", 1);
+	return CHATD_OK;
+}
+
+static int on_rooms(int id, void *event, void *ud)
+{
+	struct chatd_frame_event *ev = event;
+	const struct chatd_api *api = ((struct sdkapi *)ud)->api;
+	chatd_room *rooms[64];
+	chatd_client *members[64];
+	(void)id;
+	size_t n = api->rooms_list(((struct sdkapi *)ud)->self, rooms, 64);
+	chatd_frame *f = api->frame_new("rooms_seen");
+	chatd_frame *o = api->frame_object_new();
+	for (size_t i = 0; i < n && i < 64; i++)
+		api->frame_set_int(o, api->room_name(rooms[i]), (int64_t)api->room_members(rooms[i], members, 64));
+	api->frame_set_frame(f, "rooms", o);
+	api->frame_set_int(f, "count", (int64_t)n);
+	api->send(ev->client, f, CHATD_SEND_NORMAL);
+	api->frame_free(f);
+	return CHATD_CONSUMED;
+}
+
+static int on_notice(int id, void *event, void *ud)
+{
+	struct chatd_frame_event *ev = event;
+	struct sdkapi *p = ud;
+	const char *text = NULL;
+	(void)id;
+	p->api->frame_get_str(ev->json, "text", &text);
+	int64_t r = p->api->room_notice(p->self, ev->room, text);
+	chatd_frame *f = p->api->frame_new("notice_result");
+	p->api->frame_set_int(f, "id", r);
+	p->api->send(ev->client, f, CHATD_SEND_NORMAL);
+	p->api->frame_free(f);
+	return CHATD_CONSUMED;
+}
+
+static int on_motd(int id, void *event, void *ud)
+{
+	struct chatd_frame_event *ev = event;
+	struct sdkapi *p = ud;
+	(void)id;
+	chatd_frame *f = p->api->frame_new("motd");
+	p->api->frame_set_str(f, "motd", p->motd);
+	p->api->send(ev->client, f, CHATD_SEND_NORMAL);
+	p->api->frame_free(f);
+	return CHATD_CONSUMED;
+}
+
+/* Read options into motd (NULL: check only). 0, or -1 after option_error. */
+static int read_options(struct sdkapi *p, const struct chatd_option *opts, int nopts, char *motd)
+{
+	char value[64] = "";
+	for (int i = 0; i < nopts; i++) {
+		if (strcmp(opts[i].key, "motd")) {
+			p->api->option_error(p->self, &opts[i], "unknown option");
+			return -1;
+		}
+		if (!strcmp(opts[i].value, "bad") || strlen(opts[i].value) >= sizeof value) {
+			p->api->option_error(p->self, &opts[i], "not a good motd");
+			return -1;
+		}
+		strcpy(value, opts[i].value);
+	}
+	if (motd)
+		strcpy(motd, value);
+	return 0;
+}
+
+static int on_reload(int id, void *event, void *ud)
+{
+	struct chatd_reload_event *ev = event;
+	struct sdkapi *p = ud;
+	(void)id;
+	if (read_options(p, ev->opts, ev->nopts, NULL))
+		return CHATD_DENY;
+	read_options(p, ev->opts, ev->nopts, p->motd);
+	return CHATD_OK;
+}
+
+static void json_escape_into(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+	for (; s && *s && o + 7 < n; s++) {
+		if (*s == '"' || *s == '\\')
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	out[o] = 0;
+}
+
+static int on_http(int id, void *event, void *ud)
+{
+	struct chatd_http_event *ev = event;
+	struct sdkapi *p = ud;
+	const struct chatd_api *api = p->api;
+	chatd_request *r = ev->request;
+	(void)id;
+	if (!strcmp(ev->path, "/info")) {
+		char q[128], h[128], c[128], body[1024];
+		json_escape_into(q, sizeof q, api->request_query(r, "q"));
+		json_escape_into(h, sizeof h, api->request_header(r, "X-Test"));
+		json_escape_into(c, sizeof c, api->request_cookie(r, "c"));
+		chatd_room *rooms[1];
+		int n = snprintf(body, sizeof body,
+				 "{\"method\":\"%s\",\"path\":\"%s\",\"full\":\"%s\",\"q\":\"%s\",\"hdr\":\"%s\","
+				 "\"cookie\":\"%s\",\"address\":\"%s\",\"rooms\":%zu}",
+				 api->request_method(r), ev->path, api->request_path(r), q, h, c, api->request_address(r),
+				 api->rooms_list(p->self, rooms, 0));
+		api->http_respond(r, 200, "application/json", body, (size_t)n);
+	} else if (!strcmp(ev->path, "/echo")) {
+		size_t len;
+		const char *body = api->request_body(r, &len);
+		api->http_add_header(r, "X-Echo", "yes");
+		if (api->http_add_header(r, "Content-Length", "1") == 0)
+			api->counter_add(p->self, "header_misallowed", 1);
+		api->http_respond(r, 201, api->request_header(r, "content-type"), body, len);
+	} else if (!strcmp(ev->path, "/notice")) {
+		const char *room = api->request_query(r, "room"), *text = api->request_query(r, "text");
+		chatd_room *rm = room ? api->room_find(p->self, room) : NULL;
+		if (!rm) {
+			api->http_respond(r, 404, NULL, "no such room\n", 13);
+			return CHATD_OK;
+		}
+		char body[64];
+		int n = snprintf(body, sizeof body, "%lld\n", (long long)api->room_notice(p->self, rm, text));
+		api->http_respond(r, 200, NULL, body, (size_t)n);
+	} else if (!strcmp(ev->path, "/silent")) {
+		/* no answer: the core answers 500 */
+	} else {
+		api->http_respond(r, 404, NULL, "no such page\n", 13);
+	}
+	return CHATD_OK;
+}
+
 CHATD_PLUGIN_DEFINE_VERSION();
 
 int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api, const struct chatd_option *opts, int nopts,
 		      void **userdata)
 {
-	(void)opts;
-	if (nopts || !CHATD_API_HAS(api, value_bool))
+	if (!CHATD_API_HAS(api, http_add_header))
 		return -1;
 	struct sdkapi *p = calloc(1, sizeof *p);
 	if (!p)
 		return -1;
 	p->api = api;
 	p->self = self;
+	if (read_options(p, opts, nopts, p->motd)) {
+		free(p);
+		return -1;
+	}
 	p->fds[0] = p->fds[1] = -1;
 	the = p;
 	if (api->command_register(self, "echo", "/echo TEXT", "says TEXT back to you", on_echo, p, CHATD_PRIO_DEFAULT) ||
@@ -279,14 +459,21 @@ int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api, const str
 	    api->service_register(self, "sdkapi.counter", 2, &counter_table) ||
 	    api->claim_type(self, "build", on_build, p) || api->claim_type(self, "read", on_read, p) ||
 	    api->claim_type(self, "thread", on_thread, p) ||
-	    api->hook_register(self, CHATD_EV_DISCONNECT, on_disconnect, p, CHATD_PRIO_DEFAULT)) {
+	    api->hook_register(self, CHATD_EV_DISCONNECT, on_disconnect, p, CHATD_PRIO_DEFAULT) ||
+	    api->hook_register(self, CHATD_EV_ROOM_CREATE, on_room_create, p, CHATD_PRIO_DEFAULT) ||
+	    api->hook_register(self, CHATD_EV_ROOM_DESTROY, on_room_destroy, p, CHATD_PRIO_DEFAULT) ||
+	    api->hook_register(self, CHATD_EV_RELOAD, on_reload, p, CHATD_PRIO_DEFAULT) ||
+	    api->claim_type(self, "rooms_seen", on_rooms, p) || api->claim_type(self, "notice", on_notice, p) ||
+	    api->claim_type(self, "motd", on_motd, p) || api->http_route(self, on_http, p)) {
 		free(p);
 		return -1;
 	}
 	if (!api->command_register(self, "ECHO", NULL, NULL, on_echo, p, CHATD_PRIO_DEFAULT) ||
 	    !api->command_register(self, "bad name", NULL, NULL, on_echo, p, CHATD_PRIO_DEFAULT) ||
 	    !api->service_register(self, "sdkapi.counter", 3, &counter_table) ||
-	    api->hook_register(self, CHATD_EV_COMMAND, on_echo, p, CHATD_PRIO_DEFAULT) != -1)
+	    api->hook_register(self, CHATD_EV_COMMAND, on_echo, p, CHATD_PRIO_DEFAULT) != -1 ||
+	    api->hook_register(self, CHATD_EV_HTTP, on_http, p, CHATD_PRIO_DEFAULT) != -1 ||
+	    api->http_route(self, on_http, p) != -1)
 		api->counter_add(self, "misregistered", 1);
 	*userdata = p;
 	return 0;

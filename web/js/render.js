@@ -32,7 +32,9 @@ export function actionText(name, text) {
  * m: {id, username, text, ts}; own: sent by me; dm: a direct message row.
  */
 export function messageRow(m, own, dm = false) {
-  const name = String(m.username ?? '?');
+  // notice (extension): a plugin's notice to the room, written by no person
+  const notice = m.notice === true;
+  const name = notice ? 'Notice' : String(m.username ?? '?');
   const text = String(m.text ?? '');
   const action = actionText(name, text);
   const mentioned = !own && !dm && state.me !== null && mentions(text, state.me);
@@ -41,12 +43,13 @@ export function messageRow(m, own, dm = false) {
   if (dm) cls += ' private';
   if (action) cls += ' action';
   if (mentioned) cls += ' mentioned';
+  if (notice) cls += ' notice';
   const li = el('li', cls);
   li.dataset.author = name;
   li.dataset.ts = String(typeof m.ts === 'number' ? m.ts : Date.now());
   if (typeof m.id === 'number') li.dataset.id = String(m.id);
 
-  const av = el('span', avatarClass(name), [...name][0]?.toUpperCase() ?? '?');
+  const av = el('span', avatarClass(name), notice ? 'i' : ([...name][0]?.toUpperCase() ?? '?'));
   av.setAttribute('aria-hidden', 'true');
   const body = el('div', 'body');
   const meta = el('div', 'meta');
