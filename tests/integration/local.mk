@@ -22,6 +22,7 @@ TESTS += \
 	tests/integration/test_proxy.py \
 	tests/integration/test_sdk_request.py \
 	tests/integration/test_sdk_services.py \
+	tests/integration/test_examples.py \
 	tests/integration/test_startup.py \
 	tests/integration/test_people.py
 
