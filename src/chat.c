@@ -33,6 +33,7 @@ int chat_handshake(struct chatd_server *srv, struct chatd_client *c, const char 
 					  .host = host, .address = c->address, .http_status = 403,
 					  .reason = "forbidden", .request = c->request,
 					  .requested_name = c->query_name[0] ? c->query_name : NULL };
+	c->connect_seen = 1; /* a hook may keep state for c: DISCONNECT will follow, refused or not */
 	int res = hooks_dispatch(&srv->hooks, CHATD_EV_CONNECT, &ev);
 	if (res == CHATD_OK || res == CHATD_CONSUMED) {
 		c->accepted = 1;
@@ -375,7 +376,7 @@ void chat_close(struct chatd_server *srv, struct chatd_client *c)
 {
 	if (c->established)
 		membership_leave_all(srv, c, identity_grace_applies(srv, c)); /* LEAVE per room, notices */
-	if (c->accepted) {
+	if (c->accepted || c->connect_seen) {
 		if (hooks_any(&srv->hooks, CHATD_EV_DISCONNECT)) {
 			struct chatd_plain_event ev = { .size = sizeof ev, .client = c, .now_ms = now_ms() };
 			hooks_dispatch(&srv->hooks, CHATD_EV_DISCONNECT, &ev);

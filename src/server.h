@@ -55,6 +55,7 @@ struct chatd_client {
 	int multi;                  /* ?multi=1: join adds a room instead of switching */
 	struct sendq q;
 	int accepted;               /* passed the CONNECT hooks */
+	int connect_seen;           /* CONNECT hooks ran for it (DISCONNECT follows, refused or not) */
 	int established;            /* upgraded and welcomed */
 	int gone;                   /* socket closed; only refs keep it */
 	int closing;                /* a close was requested */

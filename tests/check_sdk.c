@@ -67,6 +67,8 @@ START_TEST(connect_denies_with_request_text)
 	ck_assert_ptr_null(tc_connect_request(tc, "lab", "deny=1", "X-Reason: token expired", NULL));
 	ck_assert_int_eq(tc->last_status, 401);
 	ck_assert_str_eq(tc->last_reason, "token expired");
+	/* the refused client still gets DISCONNECT: what CONNECT kept is freed */
+	ck_assert_int_eq(counter_value(tc, "sdkprobe", "freed_at_disconnect"), 1);
 	tc_free(tc);
 }
 END_TEST

@@ -61,7 +61,7 @@ enum chatd_event {
 	CHATD_EV_JOIN = 2,        /* notify: client joined a room; welcome already sent */
 	CHATD_EV_MESSAGE = 3,     /* filter: room message; modify, consume or deny */
 	CHATD_EV_LEAVE = 4,       /* notify: client leaves a room (leave, switch or disconnect) */
-	CHATD_EV_DISCONNECT = 5,  /* notify: client is gone; last call with it */
+	CHATD_EV_DISCONNECT = 5,  /* notify: client is gone; last call with it (also after a refused CONNECT) */
 	CHATD_EV_TICK = 6,        /* notify: once a second */
 	CHATD_EV_FRAME = 7,       /* filter: a frame whose "type" a plugin claimed */
 	CHATD_EV_STORE = 8,       /* filter: a message with its id, before fan-out; may HOLD */

@@ -100,6 +100,8 @@ static int on_disconnect(int id, void *event, void *ud)
 	struct sdkprobe *p = ud;
 	(void)id;
 	void **slot = p->api->client_slot(p->self, ev->client);
+	if (*slot)
+		p->api->counter_add(p->self, "freed_at_disconnect", 1);
 	free(*slot);
 	*slot = NULL;
 	return CHATD_OK;
