@@ -164,8 +164,7 @@ static int http_reply(struct lws *wsi, struct session *s, unsigned status, const
 	return 0;
 }
 
-/* Answer status with text (borrowed) and a newline as a text/plain body. */
-static int http_text(struct lws *wsi, struct session *s, unsigned status, const char *text, const char *allow)
+int http_text(struct lws *wsi, struct session *s, unsigned status, const char *text, const char *allow)
 {
 	size_t n = strlen(text);
 	char *body = malloc(n + 2);

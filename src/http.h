@@ -9,6 +9,10 @@ struct session;
 
 /* LWS_CALLBACK_HTTP for the path `in`. Returns the lws callback result. */
 int http_request(struct chatd_server *srv, struct lws *wsi, struct session *s, const char *in, size_t len);
+/* Answer status with text (borrowed) and a newline as a text/plain body;
+ * allow (may be NULL) becomes an Allow header; to a HEAD, no body. The lws
+ * callback result. */
+int http_text(struct lws *wsi, struct session *s, unsigned status, const char *text, const char *allow);
 /* LWS_CALLBACK_HTTP_WRITEABLE: write a pending body. */
 int http_writeable(struct lws *wsi, struct session *s);
 /* The Content-Type for a file name (static string). */

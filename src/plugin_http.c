@@ -59,26 +59,6 @@ static struct loaded_plugin *route_of(struct chatd_server *srv, const char *name
 	return NULL;
 }
 
-/* Answer with a text/plain body (a core error about a plugin request). */
-static int answer_text(struct lws *wsi, struct session *s, int status, const char *text)
-{
-	size_t n = strlen(text);
-	char *body = malloc(n + 2);
-	if (!body)
-		return -1;
-	memcpy(body, text, n);
-	memcpy(body + n, "\n", 2);
-	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
-	free(s->http_body);
-	s->http_body = body;
-	s->http_len = n + 1;
-	if (lws_add_http_common_headers(wsi, (unsigned)status, "text/plain; charset=utf-8", n + 1, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
 /* Write a's status line and headers, then its body when writeable (none to
  * a HEAD). lws result. */
 static int answer_send(struct lws *wsi, struct session *s, struct http_answer *a, int head)
@@ -128,7 +108,7 @@ static int dispatch(struct chatd_server *srv, struct lws *wsi, struct session *s
 	char addr[PROXY_ADDR_MAX], via[PROXY_ADDR_MAX];
 	const char *why;
 	if (proxy_client_address(&srv->cfg, wsi, addr, via, &why))
-		return answer_text(wsi, s, 400, why);
+		return http_text(wsi, s, 400, why, NULL);
 	struct chatd_request req;
 	struct http_answer a = { 0 };
 	request_init_lws(&req, wsi, method, uri, addr);
@@ -143,7 +123,7 @@ static int dispatch(struct chatd_server *srv, struct lws *wsi, struct session *s
 	int rc;
 	if (!a.responded) {
 		log_warn("plugin %s did not answer %s %s", lp->conf->name, method, uri);
-		rc = answer_text(wsi, s, 500, "the plugin did not answer");
+		rc = http_text(wsi, s, 500, "the plugin did not answer", NULL);
 	} else {
 		rc = answer_send(wsi, s, &a, !strcmp(method, "HEAD"));
 	}
@@ -157,17 +137,17 @@ int plugin_http_request(struct chatd_server *srv, struct lws *wsi, struct sessio
 	size_t nlen = strcspn(name, "/");
 	struct loaded_plugin *lp = route_of(srv, name, nlen);
 	if (!lp)
-		return answer_text(wsi, s, 404, "not found: no plugin serves this path");
+		return http_text(wsi, s, 404, "not found: no plugin serves this path", NULL);
 	const char *method = method_of(wsi);
 	if (!method)
-		return answer_text(wsi, s, 405, "method not allowed");
+		return http_text(wsi, s, 405, "method not allowed", "GET, HEAD, POST, PUT, PATCH, DELETE");
 	if (strcmp(method, "POST") && strcmp(method, "PUT") && strcmp(method, "PATCH"))
 		return dispatch(srv, wsi, s, lp, method, uri, NULL, 0);
 	/* a body follows: wait for it (LWS_CALLBACK_HTTP_BODY..._COMPLETION) */
 	char cl[32];
 	if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
 	    strtoull(cl, NULL, 10) > PLUGIN_HTTP_MAX_BODY)
-		return answer_text(wsi, s, 413, "request body too large (the limit is 1 MiB)");
+		return http_text(wsi, s, 413, "request body too large (the limit is 1 MiB)", NULL);
 	struct plugin_http *ph = calloc(1, sizeof *ph);
 	if (!ph || !(ph->uri = strdup(uri))) {
 		free(ph);
@@ -213,7 +193,7 @@ int plugin_http_body_done(struct chatd_server *srv, struct lws *wsi, struct sess
 		return 0;
 	int rc;
 	if (ph->too_large)
-		rc = answer_text(wsi, s, 413, "request body too large (the limit is 1 MiB)");
+		rc = http_text(wsi, s, 413, "request body too large (the limit is 1 MiB)", NULL);
 	else
 		rc = dispatch(srv, wsi, s, ph->lp, ph->method, ph->uri, ph->body ? ph->body : "", ph->len);
 	plugin_http_session_free(s);

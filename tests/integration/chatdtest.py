@@ -330,6 +330,15 @@ class ChatdServer:
         status, _, body = http_request(self.port, "/healthz")
         return status, json.loads(body)
 
+    def wait_stderr(self, words, timeout=10.0):
+        """True once words appear in the server's output, False after timeout s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if words in self.stderr():
+                return True
+            time.sleep(0.05)
+        return False
+
     def get(self, path, **kw):
         return http_request(self.port, path, **kw)
 

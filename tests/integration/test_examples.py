@@ -49,14 +49,6 @@ def documented_command(source):
     raise AssertionError("%s documents no build command" % source)
 
 
-def wait_for(srv, words, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if words in srv.stderr():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 class ExamplesTest(unittest.TestCase):
     @classmethod
@@ -158,7 +150,7 @@ class ExamplesTest(unittest.TestCase):
         srv.config["plugin wordfilter"] = {"path": so, "words": "gosh", "action": "deny"}
         write_config(srv.config_path, dict(srv.config, server=dict(srv.config["server"])))
         srv.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(srv, "plugin wordfilter took its new options"), srv.stderr()[-2000:])
+        self.assertTrue(srv.wait_stderr("plugin wordfilter took its new options"), srv.stderr()[-2000:])
         ann.send_json({"type": "message", "text": "gosh", "client_id": "g"})
         e = ann.expect(type="error")
         self.assertEqual((e["code"], e["client_id"]), ("filtered", "g"))

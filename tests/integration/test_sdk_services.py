@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -17,14 +16,6 @@ import chatdtest  # noqa: E402
 
 SDKAPI = os.path.join(chatdtest.TOP_BUILDDIR, "tests", "plugins", "sdkapi.so")
 
-
-def wait_for(srv, words, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if words in srv.stderr():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class PluginHttpTest(chatdtest.ChatdTestCase):
@@ -99,7 +90,7 @@ class ReloadTest(chatdtest.ChatdTestCase):
                            "plugin sdkapi": {"path": SDKAPI, "motd": motd}}
         chatdtest.write_config(self.srv.config_path, self.srv.config)
         self.srv.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(self.srv, expect), self.srv.stderr()[-3000:])
+        self.assertTrue(self.srv.wait_stderr(expect), self.srv.stderr()[-3000:])
 
     def motd(self):
         ws = self.srv.connect("reload", "Rae")
@@ -133,7 +124,7 @@ class ReloadTest(chatdtest.ChatdTestCase):
         with open(self.srv.config_path, "w") as f:
             f.write("[server]\nmax_message_bytes = lots\n")
         self.srv.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(self.srv, "the running config is kept"), self.srv.stderr()[-3000:])
+        self.assertTrue(self.srv.wait_stderr("the running config is kept"), self.srv.stderr()[-3000:])
         self.assertEqual(self.limit(), 300)
         self.assertEqual(self.srv.healthz()[1]["status"], "ok")
 
