@@ -832,8 +832,10 @@ struct chatd_api {
  * allocated itself; the core removes whatever it had registered.
  *
  * chatd_plugin_cleanup: optional; called at shutdown after every client is
- * gone, only for a plugin whose init succeeded. Hooks and timers are removed
- * by the core before it is called.
+ * gone and every room had its CHATD_EV_ROOM_DESTROY, only for a plugin whose
+ * init succeeded, in reverse config order. Hooks, claims, timers, commands,
+ * the HTTP route and services are removed, and queued loop_post calls run,
+ * before it is called; fd watchers left are removed after it.
  */
 typedef int (*chatd_plugin_version_fn)(int count, const int *supported);
 typedef int (*chatd_plugin_init_fn)(chatd_plugin *self, const struct chatd_api *api,

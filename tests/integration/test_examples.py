@@ -69,6 +69,12 @@ class ExamplesTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
+    def test_plugindir_names_where_the_stock_plugins_went(self):
+        """docs/plugins.md: `pkg-config --variable=plugindir chatd-plugin` is where to install a plugin."""
+        out = subprocess.run(["pkg-config", "--variable=plugindir", "chatd-plugin"], env=self.env,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        self.assertEqual(os.path.realpath(out), os.path.realpath(self.plugin_dir))
+
     def build(self, example, source):
         """Copy examples/EXAMPLE away from the tree and run its documented command there."""
         src = os.path.join(self.tmp, example)
