@@ -80,6 +80,7 @@ class ExamplesTest(unittest.TestCase):
         src = os.path.join(self.tmp, example)
         if not os.path.isdir(src):
             shutil.copytree(os.path.join(TOP_SRCDIR, "examples", example), src)
+            os.chmod(src, 0o755)  # a read-only source tree (make distcheck) gives a read-only copy
         cmd = documented_command(os.path.join(src, source))
         r = subprocess.run(["sh", "-c", cmd], cwd=src, env=self.env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, "%s\n%s" % (cmd, r.stderr))
