@@ -9,6 +9,7 @@
 #include "membership.h"
 #include "msgevent.h"
 #include "plugin_http.h"
+#include "private.h"
 #include "publish.h"
 #include "request.h"
 #include "pending.h"
@@ -400,4 +401,6 @@ const struct chatd_api chatd_api_table = {
 	.http_route = plugin_http_route,
 	.http_respond = plugin_http_respond,
 	.http_add_header = plugin_http_add_header,
+	.private_send = private_send,
+	.private_set_text = private_set_text,
 };

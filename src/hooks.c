@@ -17,7 +17,8 @@ int hooks_is_filter(int event)
 	return event == CHATD_EV_CONNECT || event == CHATD_EV_MESSAGE || event == CHATD_EV_FRAME ||
 	       event == CHATD_EV_STORE || event == CHATD_EV_RECEIVE || event == CHATD_EV_NICK ||
 	       event == CHATD_EV_ROUTE || event == CHATD_EV_JOINING || event == CHATD_EV_NAME_CLAIM ||
-	       event == CHATD_EV_COMMAND || event == CHATD_EV_RELOAD;
+	       event == CHATD_EV_COMMAND || event == CHATD_EV_RELOAD ||
+	       event == CHATD_EV_PRIVATE;
 }
 
 static int valid_event(int event) { return event >= 1 && event < CHATD_EV_COUNT_; }

@@ -49,6 +49,12 @@ void msgevent_answer(struct chatd_message_event *ev, int res)
 	client_send_json(c, o, CHATD_SEND_NORMAL);
 }
 
+void msgevent_mark_answered(struct chatd_message_event *ev)
+{
+	if (ev && ev->core_private)
+		ME(ev)->answered = 1;
+}
+
 int msgevent_set_text(struct chatd_message_event *ev, const char *text)
 {
 	struct msgevent *me = ME(ev);

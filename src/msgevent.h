@@ -29,6 +29,10 @@ void msgevent_done(struct msgevent *me);
  */
 void msgevent_answer(struct chatd_message_event *ev, int res);
 
+/* Mark ev answered: its sender got an answer carrying its client_id some
+ * other way (a private message's echo), so no ack goes out. */
+void msgevent_mark_answered(struct chatd_message_event *ev);
+
 /* api->message_set_text and api->message_reply (see chatd/plugin.h). */
 int msgevent_set_text(struct chatd_message_event *ev, const char *text);
 int msgevent_reply(struct chatd_message_event *ev, chatd_frame *f);

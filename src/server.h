@@ -181,6 +181,8 @@ struct chatd_server {
 	struct chatd_watch *watches; /* fd watchers of plugins (watch.c) */
 	struct posts *posts;        /* loop_post's queue (watch.c) */
 	int cli_fixed;              /* keys the command line set: a reload keeps them (reload.h) */
+	int64_t private_last_id;    /* the largest private message id given or seen (private.c) */
+	char private_error[256];    /* the last private_send refusal's text (private.c) */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

@@ -1149,8 +1149,8 @@ START_TEST(schema_version_1_is_migrated_keeping_data_and_index)
 	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'fox'"), 2);
 
 	struct testcore *tc = hist_new_in(dir, "");
-	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 3);
-	ck_assert_int_eq(db_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 4);
+	ck_assert_int_eq(db_int(path, "PRAGMA user_version"), 4);
 	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_ai'"), 0);
 	ck_assert_int_eq(check_index(path, "msg"), 3); /* version 1 had indexed everything */
 	struct chatd_client *a = tc_connect(tc, "r", "Carol", NULL);
@@ -1199,7 +1199,7 @@ START_TEST(schema_version_1_is_migrated_keeping_data_and_index)
 
 	/* opening again migrates nothing */
 	tc = hist_new_in(dir, "");
-	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM schema_version"), 3);
+	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM schema_version"), 4);
 	tc_free(tc);
 	remove_dir(dir);
 }
@@ -1221,7 +1221,7 @@ START_TEST(schema_version_3_folds_room_names)
 		      " ('mixed', 1, 'Ann', 'msg lower mixed', 1700000000004),"
 		      " ('plain', 1, 'Pat', 'msg plain', 1700000000005);");
 	struct testcore *tc = hist_new_in(dir, "");
-	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 3);
+	ck_assert_int_eq(db_int(path, "SELECT MAX(version) FROM schema_version"), 4);
 	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages WHERE room = 'lounge'"), 2);
 	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages WHERE room = 'Lounge'"), 0);
 	ck_assert_int_eq(db_int(path, "SELECT COUNT(*) FROM messages WHERE room = 'Mixed'"), 1); /* kept apart */

@@ -69,7 +69,8 @@ enum chatd_event {
 	CHATD_EV_ROOM_CREATE = 10,/* notify: room created; may raise last_id */
 	CHATD_EV_RENAME = 11,     /* notify: client changed its nickname */
 	CHATD_EV_RECEIVE = 12,    /* filter: every client text frame, before it is decoded */
-	/* 13-19: the many-rooms model; 30-39: the cluster (see docs/plugins.md) */
+	CHATD_EV_PRIVATE = 13,    /* filter: a private message between two people; modify, deny, consume */
+	/* 14-19: the many-rooms model (see docs/plugins.md) */
 	CHATD_EV_COMMAND = 20,    /* filter: a slash command (api->command_register), to its handler only */
 	CHATD_EV_NICK = 21,       /* filter: a client asks for a name (first or rename); may refuse */
 	CHATD_EV_RELOAD = 22,     /* filter: SIGHUP gave this plugin new options; may refuse them */
@@ -172,6 +173,62 @@ struct chatd_message_event {
 /* What api->room_notice returns when a plugin routes room messages
  * (CHATD_EV_ROUTE: the cluster plugin gives ids, not this node). */
 #define CHATD_NOTICE_ROUTED -5
+
+/*
+ * CHATD_EV_PRIVATE: a private message from one person to another, on its
+ * way through api->private_send (the privmsg plugin sends "/msg NAME text"
+ * and {"type":"private"} frames that way), after the core checked its text
+ * as it checks a room message, before it is delivered to every connection
+ * of both people. Every filter sees it, at any priority (a word filter at
+ * CHATD_PRIO_DEFAULT is fine):
+ *  - change the text with api->private_set_text(ev, text);
+ *  - deny it like a MESSAGE (error_code, error_message, retry_after_ms;
+ *    strings static or plugin-owned): the sender gets the error;
+ *  - CHATD_CONSUMED: a plugin delivers it itself (to another node, say);
+ *    the core then delivers nothing and answers nothing.
+ * A storage plugin hooks it at CHATD_PRIO_LATE - 10 (after the filters,
+ * before a plugin at LATE that consumes it) and may set `id`.
+ */
+struct chatd_private_event {
+	size_t size;
+	chatd_client *client;      /* borrowed: the sender's connection */
+	const char *to;            /* borrowed: the receiver's name (as the receiver spells
+				    * it when that name is known here, else as asked) */
+	chatd_client *target;      /* borrowed: a connection of the receiver on this server
+				    * (its latest), NULL when nobody by that name is connected
+				    * here: unless a hook consumes it, the sender then gets
+				    * no_such_user */
+	const char *text;          /* borrowed: current text, NUL-terminated */
+	size_t text_len;
+	const char *client_id;     /* borrowed: the sender's client_id (1-64 bytes), NULL when none */
+	int64_t id;                /* in/out: 0; a storage plugin may set the message's id
+				    * (larger than every id it gave before); else the core
+				    * counts on from the largest id seen */
+	int64_t ts;                /* ms since the epoch */
+	const char *error_code;    /* out on DENY */
+	const char *error_message; /* out on DENY */
+	int retry_after_ms;        /* out on DENY, 0 = none */
+	void *core_private;        /* do not touch */
+	void *reserved[8];
+};
+
+/* What a plugin hands api->private_send: a private message to deliver. */
+struct chatd_private_request {
+	size_t size;               /* sizeof(struct chatd_private_request) */
+	chatd_client *from;        /* borrowed: the sender */
+	const char *to;            /* borrowed: the receiver's name (any case, as names compare) */
+	const char *text;          /* borrowed: the text (checked as a room message's) */
+	const char *client_id;     /* borrowed, NULL for none: the sender's own copy carries it */
+	/* borrowed, NULL for none: the MESSAGE event this private message came
+	 * from ("/msg NAME text"); when delivered, the sender's copy (with its
+	 * client_id) answers that message and the core sends it no ack */
+	struct chatd_message_event *answering;
+	const char *error_code;    /* out on DENY: static, plugin-owned, or valid until the next call */
+	const char *error_message; /* out on DENY, likewise */
+	int retry_after_ms;        /* out on DENY */
+	int64_t id;                /* out when delivered: the message's id */
+	void *reserved[8];
+};
 
 /*
  * CHATD_EV_STORE: a message that passed CHATD_EV_MESSAGE, with its room id and
@@ -810,6 +867,21 @@ struct chatd_api {
 	/* CHATD_EV_HTTP only: one more response header (at most 8; not the ones
 	 * the core sets: Content-Type, Content-Length, Cache-Control ...). */
 	int (*http_add_header)(chatd_request *r, const char *name, const char *value);
+
+	/* ---- Added for issue 16 (private messages); check CHATD_API_HAS. */
+
+	/* Send a private message (see struct chatd_private_request): its text
+	 * is checked, CHATD_EV_PRIVATE runs, then the frame
+	 *   {"type":"private","id":N,"from":..,"to":..,"text":..,"ts":..}
+	 * goes to every connection of the receiver and of the sender (the
+	 * sender's own connection with "client_id"). Returns CHATD_OK
+	 * (delivered, req->id set), CHATD_CONSUMED (a PRIVATE hook delivers it)
+	 * or CHATD_DENY (req->error_code: bad_request, too_large, no_such_user,
+	 * or a hook's code). Safe in hooks (e.g. in MESSAGE). */
+	int (*private_send)(struct chatd_private_request *req);
+	/* CHATD_EV_PRIVATE: change the text; checked as message_set_text
+	 * checks (CHATD_TEXT_OK or a CHATD_TEXT_* error, text unchanged). */
+	int (*private_set_text)(struct chatd_private_event *ev, const char *text);
 };
 
 /* 1 when the core's api table has `member` (a plugin built against a newer

@@ -1,6 +1,7 @@
 /*
  * history: every room message stored in SQLite, replayed on join, paged with
- * {"type":"history"} and searched with {"type":"search"}.
+ * {"type":"history"} and searched with {"type":"search"}; per person (name +
+ * session) read positions, unread counts and private messages (personal.c).
  *
  *   [plugin history]
  *   file = history.db          database file, relative to data_dir
@@ -57,6 +58,7 @@
  */
 #include <chatd/plugin.h>
 
+#include "personal.h"
 #include "store.h"
 
 #include <errno.h>
@@ -109,6 +111,7 @@ struct history {
 	chatd_plugin *self;
 	struct history_options opt;
 	struct hstore *db;
+	struct personal *personal; /* read positions, unread counts, private messages (personal.h) */
 	struct queued *q;
 	size_t nq, capq;
 	int64_t failed_batches; /* in the current failure burst; 0 when healthy */
@@ -703,7 +706,7 @@ static int on_join(int event_id, void *event, void *userdata)
 	struct hrows rs = { 0 };
 	(void)event_id;
 	if (!limit)
-		return CHATD_OK;
+		goto personal;
 	if (hstore_newest(h->db, room, since ? ev->since : 0, INT64_MAX, (int)limit, (size_t)h->opt.max_replay_bytes,
 			  &rs)) {
 		note_read_failure(h, "replay history", room);
@@ -712,26 +715,37 @@ static int on_join(int event_id, void *event, void *userdata)
 	}
 	note_read_success(h);
 	h->api->counter_add(h->self, "replayed", send_rows(h, ev->client, room, &rs, since && rs.more));
+personal: /* then where its person stopped reading, and what is unread */
+	personal_joined(h->personal, ev->client, ev->room, ev->first_join);
 done:
 	hrows_free(&rs);
 	return CHATD_OK;
 }
 
-/* {"type":"history","before":ID,"limit":N}: a page of older messages. */
+/* {"type":"history","before":ID,"limit":N}: a page of older messages of a
+ * room, or with "dm":NAME of the conversation with NAME (personal.c). */
 static int on_history_frame(int event_id, void *event, void *userdata)
 {
 	struct chatd_frame_event *ev = event;
 	struct history *h = userdata;
 	int64_t before = INT64_MAX, limit = HISTORY_LIMIT_DEFAULT;
 	struct hrows rs = { 0 };
+	const char *dm = NULL, *room_field = NULL;
 	(void)event_id;
-	if (!ev->room)
+	int has_dm = h->api->frame_get_str(ev->json, "dm", &dm);
+	if (has_dm < 0 || (has_dm && !dm[0]))
+		return deny(ev, "bad_request", "'dm' must be the other person's name");
+	if (has_dm && h->api->frame_get_str(ev->json, "room", &room_field))
+		return deny(ev, "bad_request", "'history' takes a 'room' or a 'dm', not both");
+	if (!has_dm && !ev->room)
 		return deny(ev, "not_in_room", "you are not in any room (join one first)");
 	if (frame_int(h, ev, "before", 1, INT64_MAX, &before))
 		return deny(ev, "bad_request", "'before' must be a positive integer");
 	if (frame_int(h, ev, "limit", 1, HISTORY_LIMIT_MAX, &limit))
 		return deny(ev, "bad_request", "'limit' must be an integer from 1 to 200");
 	h->api->counter_add(h->self, "history_requests", 1);
+	if (has_dm)
+		return personal_dm_history(h->personal, ev, dm, before, limit);
 	const char *room = h->api->room_name(ev->room);
 	if (hstore_newest(h->db, room, 0, before, (int)limit, (size_t)h->opt.max_replay_bytes, &rs)) {
 		note_read_failure(h, "read history", room);
@@ -823,6 +837,8 @@ static int register_hooks(struct history *h)
 		api->option_error(h->self, NULL, "frame type 'history' or 'search' is claimed by another plugin");
 		return -1;
 	}
+	if (!(h->personal = personal_new(api, h->self, h->db, h->opt.max_replay_bytes)))
+		return -1;
 	for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
 		api->counter_add(h->self, counters[i], 0); /* listed on /metrics from the start */
 	return 0;
@@ -835,6 +851,7 @@ static void history_free(struct history *h)
 		return;
 	if (h->db)
 		flush_batch(h);
+	personal_free(h->personal);
 	hstore_close(h->db);
 	free(h->q);
 	free(h);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,14 @@ enum statement {
 	ST_UNINDEXED_IN_ROOM,
 	ST_FTS_INSERT,
 	ST_SET_WATERMARK,
+	ST_DM_MAX_ID,
+	ST_DM_INSERT,
+	ST_DM_PAGE,
+	ST_DM_CONVERSATIONS,
+	ST_DM_UNREAD,
+	ST_READ_GET,
+	ST_READ_ADVANCE,
+	ST_ROOM_UNREAD,
 	ST_COUNT_
 };
 
@@ -55,6 +64,27 @@ static const char *const statement_sql[ST_COUNT_] = {
 				 " WHERE room = ?1 ORDER BY id DESC LIMIT 1",
 	[ST_FTS_INSERT] = "INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)",
 	[ST_SET_WATERMARK] = "UPDATE fts_state SET indexed_seq = ?1",
+	[ST_DM_MAX_ID] = "SELECT COALESCE(MAX(id), 0) FROM dms",
+	[ST_DM_INSERT] = "INSERT INTO dms(id, from_name, from_session, to_name, to_session, text, ts)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* columns as collect_rows reads them (id, author, text, ts) and the receiver */
+	[ST_DM_PAGE] = "SELECT id, from_name, text, ts, to_name FROM dms"
+		       " WHERE ((from_name = ?1 AND from_session = ?2 AND to_name = ?3 COLLATE NOCASE)"
+		       " OR (to_name = ?1 AND to_session = ?2 AND from_name = ?3 COLLATE NOCASE)) AND id < ?4"
+		       " ORDER BY id DESC LIMIT ?5",
+	[ST_DM_CONVERSATIONS] = "SELECT other, MAX(id) FROM ("
+				" SELECT to_name AS other, id FROM dms WHERE from_name = ?1 AND from_session = ?2"
+				" UNION ALL"
+				" SELECT from_name AS other, id FROM dms WHERE to_name = ?1 AND to_session = ?2)"
+				" GROUP BY other COLLATE NOCASE ORDER BY MAX(id) DESC LIMIT ?3",
+	[ST_DM_UNREAD] = "SELECT COUNT(*) FROM dms WHERE to_name = ?1 AND to_session = ?2"
+			 " AND from_name = ?3 COLLATE NOCASE AND id > ?4",
+	[ST_READ_GET] = "SELECT id FROM read_positions WHERE name = ?1 AND session = ?2 AND kind = ?3 AND target = ?4",
+	[ST_READ_ADVANCE] = "INSERT INTO read_positions(name, session, kind, target, id) VALUES (?1, ?2, ?3, ?4, ?5)"
+			    " ON CONFLICT (name, session, kind, target) DO UPDATE SET id = excluded.id"
+			    " WHERE excluded.id > read_positions.id",
+	[ST_ROOM_UNREAD] = "SELECT COUNT(*), COALESCE(SUM(chatd_mentions(text, ?3)), 0) FROM messages"
+			   " WHERE room = ?1 AND id > ?2 AND username <> ?3",
 };
 
 /*
@@ -131,6 +161,25 @@ static const char *const migrations[HSTORE_SCHEMA_VERSION + 1] = {
 	      " INSERT INTO messages_fts(rowid, text)"
 	      "  SELECT new.seq, new.text FROM fts_state WHERE new.seq <= indexed_seq;"
 	      " END;",
+	/*
+	 * Version 4: private messages (stored privately: only the two people,
+	 * each by name and session hash, read them back) and read positions
+	 * (per name, session hash and room or conversation; forward only).
+	 */
+	[4] = "CREATE TABLE dms ("
+	      " id INTEGER PRIMARY KEY,"       /* the private message id */
+	      " from_name TEXT NOT NULL, from_session TEXT,"
+	      " to_name TEXT NOT NULL, to_session TEXT,"
+	      " text TEXT NOT NULL,"
+	      " ts INTEGER NOT NULL);"
+	      "CREATE INDEX dms_by_sender ON dms(from_name, from_session, to_name, id);"
+	      "CREATE INDEX dms_by_receiver ON dms(to_name, to_session, from_name, id);"
+	      "CREATE TABLE read_positions ("
+	      " name TEXT NOT NULL, session TEXT NOT NULL,"
+	      " kind INTEGER NOT NULL,"        /* 0 a room, 1 a conversation */
+	      " target TEXT NOT NULL,"         /* the room, or the other person's name */
+	      " id INTEGER NOT NULL,"
+	      " PRIMARY KEY (name, session, kind, target)) WITHOUT ROWID;",
 };
 
 /* Rough JSON overhead of one message frame besides its username and text. */
@@ -322,6 +371,46 @@ static int read_index_state(struct hstore *s)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+static int word_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+}
+
+int hstore_mentions(const char *text, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	if (!n || n > len)
+		return 0;
+	for (size_t i = 0; i + n <= len; i++) {
+		if (strncasecmp(text + i, name, n))
+			continue;
+		if ((i == 0 || !word_char((unsigned char)text[i - 1])) &&
+		    (i + n == len || !word_char((unsigned char)text[i + n])))
+			return 1;
+	}
+	return 0;
+}
+
+/* SQL chatd_mentions(text, name): hstore_mentions. */
+static void sql_mentions(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const char *text = (const char *)sqlite3_value_text(argv[0]);
+	const char *name = (const char *)sqlite3_value_text(argv[1]);
+	int len = sqlite3_value_bytes(argv[0]);
+	sqlite3_result_int(ctx, text && name ? hstore_mentions(text, (size_t)len, name) : 0);
+}
+
+static int register_functions(struct hstore *s)
+{
+	if (sqlite3_create_function(s->db, "chatd_mentions", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				    sql_mentions, NULL, NULL) != SQLITE_OK) {
+		set_error(s, "registering chatd_mentions");
+		return -1;
+	}
+	return 0;
+}
+
 static int prepare_all(struct hstore *s)
 {
 	for (int i = 0; i < ST_COUNT_; i++)
@@ -469,7 +558,8 @@ struct hstore *hstore_open(const struct hstore_config *cfg, char *err, size_t er
 	hstore_set_busy_timeout(s, cfg->busy_timeout_ms);
 	if (refuse_read_only(s, cfg->path) || use_wal(s) ||
 	    exec_sql(s, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", "synchronous") ||
-	    check_structure(s, cfg->check_max_bytes) || migrate(s) || prepare_all(s) || read_index_state(s))
+	    check_structure(s, cfg->check_max_bytes) || migrate(s) || register_functions(s) || prepare_all(s) ||
+	    read_index_state(s))
 		goto fail;
 	/* Checkpoints off the loop thread (checkpointer.h); if that thread
 	 * cannot start, SQLite keeps checkpointing in the commits. */
@@ -720,9 +810,11 @@ static int append_row(sqlite3_stmt *st, struct hrows *out)
 	r->ts = sqlite3_column_int64(st, 3);
 	r->username = copy_column(st, 1, NULL);
 	r->text = copy_column(st, 2, &r->text_len);
-	if (!r->username || !r->text) {
+	r->to = sqlite3_column_count(st) > 4 ? copy_column(st, 4, NULL) : NULL;
+	if (!r->username || !r->text || (sqlite3_column_count(st) > 4 && !r->to)) {
 		free(r->username);
 		free(r->text);
+		free(r->to);
 		return -1;
 	}
 	out->n++;
@@ -806,9 +898,163 @@ void hrows_free(struct hrows *rs)
 	for (size_t i = 0; i < rs->n; i++) {
 		free(rs->v[i].username);
 		free(rs->v[i].text);
+		free(rs->v[i].to);
 	}
 	free(rs->v);
 	rs->v = NULL;
 	rs->n = rs->cap = 0;
 	rs->more = rs->incomplete = 0;
+}
+
+/* ---- private messages and read positions ---- */
+
+/* Bind text or NULL. */
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Step st once expecting a row of integers into out[0..n) (a statement with
+ * no row gives 0s); reset it. Returns 0 or -1. */
+static int step_ints(struct hstore *s, sqlite3_stmt *st, int64_t *out, int n, int *found, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (found)
+		*found = rc == SQLITE_ROW;
+	for (int i = 0; i < n; i++)
+		out[i] = rc == SQLITE_ROW ? sqlite3_column_int64(st, i) : 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		set_error(s, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int hstore_dm_max_id(struct hstore *s, int64_t *out)
+{
+	return step_ints(s, s->st[ST_DM_MAX_ID], out, 1, NULL, "max private message id");
+}
+
+int hstore_dm_insert(struct hstore *s, const struct hstore_dm *m)
+{
+	sqlite3_stmt *st = s->st[ST_DM_INSERT];
+	sqlite3_bind_int64(st, 1, m->id);
+	sqlite3_bind_text(st, 2, m->from, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 3, m->from_session);
+	sqlite3_bind_text(st, 4, m->to, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 5, m->to_session);
+	sqlite3_bind_text(st, 6, m->text, (int)m->text_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, m->ts);
+	int rc = run(s, ST_DM_INSERT, "storing a private message");
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+int hstore_dm_page(struct hstore *s, const char *me, const char *session, const char *other, int64_t before,
+		   int limit, size_t max_bytes, struct hrows *out)
+{
+	sqlite3_stmt *st = s->st[ST_DM_PAGE];
+	sqlite3_bind_text(st, 1, me, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, other, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, before);
+	sqlite3_bind_int(st, 5, limit + 1);
+	return collect_rows(s, st, limit, max_bytes, out, "reading private messages") == SQLITE_DONE ? 0 : -1;
+}
+
+void hconv_free(struct hconv *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].with);
+	free(v);
+}
+
+int hstore_dm_conversations(struct hstore *s, const char *me, const char *session, int limit, struct hconv **out,
+			    size_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_DM_CONVERSATIONS];
+	struct hconv *v = NULL;
+	size_t cnt = 0;
+	int rc;
+	sqlite3_bind_text(st, 1, me, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct hconv *nv = realloc(v, (cnt + 1) * sizeof *nv);
+		if (nv)
+			v = nv;
+		char *with = nv ? copy_column(st, 0, NULL) : NULL;
+		if (!with) {
+			rc = SQLITE_NOMEM;
+			snprintf(s->err, sizeof s->err, "reading conversations: out of memory");
+			break;
+		}
+		v[cnt].with = with;
+		v[cnt++].last_id = sqlite3_column_int64(st, 1);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_NOMEM)
+		set_error(s, "reading conversations");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		hconv_free(v, cnt);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int hstore_dm_unread(struct hstore *s, const char *me, const char *session, const char *other, int64_t after,
+		     int64_t *out)
+{
+	sqlite3_stmt *st = s->st[ST_DM_UNREAD];
+	sqlite3_bind_text(st, 1, me, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, other, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, after);
+	return step_ints(s, st, out, 1, NULL, "counting unread private messages");
+}
+
+int hstore_read_get(struct hstore *s, const char *name, const char *session, int kind, const char *target,
+		    int64_t *out, int *found)
+{
+	sqlite3_stmt *st = s->st[ST_READ_GET];
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, kind);
+	sqlite3_bind_text(st, 4, target, -1, SQLITE_STATIC);
+	return step_ints(s, st, out, 1, found, "reading a read position");
+}
+
+int hstore_read_advance(struct hstore *s, const char *name, const char *session, int kind, const char *target,
+			int64_t id)
+{
+	sqlite3_stmt *st = s->st[ST_READ_ADVANCE];
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, kind);
+	sqlite3_bind_text(st, 4, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, id);
+	int rc = run(s, ST_READ_ADVANCE, "storing a read position");
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+int hstore_room_unread(struct hstore *s, const char *room, int64_t after, const char *name, int64_t *unread,
+		       int64_t *mentions)
+{
+	sqlite3_stmt *st = s->st[ST_ROOM_UNREAD];
+	int64_t v[2];
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if (step_ints(s, st, v, 2, NULL, "counting unread messages"))
+		return -1;
+	*unread = v[0];
+	*mentions = v[1];
+	return 0;
 }

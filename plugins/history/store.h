@@ -43,9 +43,10 @@ struct hstore_msg {
 struct hrow {
 	int64_t id;
 	int64_t ts;
-	char *username; /* owned by the row */
+	char *username; /* owned by the row: the author (a private message's sender) */
 	char *text;     /* owned by the row */
 	size_t text_len;
+	char *to;       /* owned by the row: a private message's receiver, NULL for room messages */
 };
 
 /* Rows of a query, newest first; `more` says that older matches exist that
@@ -60,8 +61,29 @@ struct hrows {
 
 /* The newest schema version this code creates and reads (2: the full-text
  * index is filled lazily by hstore_index, behind a watermark; 3: room names
- * folded to lower case, as chatd names rooms since). */
-#define HSTORE_SCHEMA_VERSION 3
+ * folded to lower case, as chatd names rooms since; 4: private messages and
+ * read positions). */
+#define HSTORE_SCHEMA_VERSION 4
+
+/* One private message to store (every pointer borrowed for the call). A
+ * NULL session: that side had none (it can never read the message back). */
+struct hstore_dm {
+	int64_t id;
+	int64_t ts;
+	const char *from, *from_session;
+	const char *to, *to_session;
+	const char *text;
+	size_t text_len;
+};
+
+/* One conversation of a person (hstore_dm_conversations). */
+struct hconv {
+	char *with;       /* owned: the other person's name */
+	int64_t last_id;  /* its newest private message */
+};
+
+/* What a read position is of. */
+enum hstore_read_kind { HSTORE_READ_ROOM = 0, HSTORE_READ_DM = 1 };
 
 /*
  * Open (creating when absent) the database, switch it to WAL, apply cfg,
@@ -158,6 +180,51 @@ int hstore_index(struct hstore *s, int max_rows, int budget_us);
  */
 int hstore_search(struct hstore *s, const char *room, const char *query, int limit, size_t max_bytes,
 		  int budget_ms, struct hrows *out);
+
+/* ---- private messages and read positions (schema version 4). Every
+ * write here commits at once (outside hstore_begin/commit). Returns 0, or
+ * -1 (see hstore_error). ---- */
+
+/* The largest stored private message id into *out (0 when none). */
+int hstore_dm_max_id(struct hstore *s, int64_t *out);
+/* Store one private message (m->id must be new). */
+int hstore_dm_insert(struct hstore *s, const struct hstore_dm *m);
+/*
+ * The newest private messages between `me` (with `session`) and `other`,
+ * in both directions, with id < before: at most limit and about max_bytes,
+ * newest first (rows with `to` set). Only messages whose side of `me`
+ * carried this session: another session with the same name reads nothing.
+ * `other` is matched in any case (ASCII letters), as are the conversations
+ * and the unread counts below.
+ */
+int hstore_dm_page(struct hstore *s, const char *me, const char *session, const char *other, int64_t before,
+		   int limit, size_t max_bytes, struct hrows *out);
+/* The (at most limit) conversations of me + session, most recent first,
+ * into a new array *out of *n (free with hconv_free). */
+int hstore_dm_conversations(struct hstore *s, const char *me, const char *session, int limit, struct hconv **out,
+			    size_t *n);
+void hconv_free(struct hconv *v, size_t n);
+/* How many private messages from `other` to me + session have id > after. */
+int hstore_dm_unread(struct hstore *s, const char *me, const char *session, const char *other, int64_t after,
+		     int64_t *out);
+/* The read position of (name, session, kind, target) into *out; *found 0
+ * (and *out 0) when there is none. */
+int hstore_read_get(struct hstore *s, const char *name, const char *session, int kind, const char *target,
+		    int64_t *out, int *found);
+/* Move the read position to id, forward only (a smaller id changes nothing;
+ * a first one is created). */
+int hstore_read_advance(struct hstore *s, const char *name, const char *session, int kind, const char *target,
+			int64_t id);
+/*
+ * Room messages after `after` by others than `name`: how many (*unread), and
+ * how many of those name `name` as a whole word, in any case (*mentions:
+ * ASCII letters fold; a word is a run of letters, digits, '_' and non-ASCII
+ * characters, so "alice" in "malice" is none).
+ */
+int hstore_room_unread(struct hstore *s, const char *room, int64_t after, const char *name, int64_t *unread,
+		       int64_t *mentions);
+/* 1 when text[0..len) names `name` as a whole word (as hstore_room_unread). */
+int hstore_mentions(const char *text, size_t len, const char *name);
 
 /* Free the rows of rs and empty it (rs itself is the caller's). */
 void hrows_free(struct hrows *rs);

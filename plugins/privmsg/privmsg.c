@@ -1,15 +1,20 @@
 /*
  * privmsg: private messages. A room message "/msg NAME text" (or "/w NAME
- * text"; NAME may be double-quoted when it has spaces: /msg "Ann Lee" hi)
- * goes to the connected user NAME, wherever they are, as
+ * text"; NAME may be double-quoted when it has spaces: /msg "Ann Lee" hi),
+ * or the frame {"type":"private","to":"NAME","text":"hi","client_id":"c1"},
+ * goes to the connected person NAME, wherever they are, as
  *   {"type":"private","id":N,"from":"Alice","to":"Bob","text":"hi","ts":...}
- * and the same frame comes back to the sender as its echo (once only when
- * both are the same client). Nothing reaches the room and no room id is used.
+ * to every connection of the receiver and of the sender (the sender's own
+ * connection gets it with its client_id: its echo). Nothing reaches the
+ * room and no room id is used. The core does the delivery (api->private_send),
+ * so CHATD_EV_PRIVATE filters (a word filter) see, change or deny it, and the
+ * history plugin stores it.
  *
  *   [plugin privmsg]      (no options)
  *
  * Errors: no_such_user (nobody by that name is connected), bad_request
- * (no name, no text, a broken quote). Counters: "sent", "no_such_user".
+ * (no name, no text, a broken quote), or a PRIVATE filter's. Counters:
+ * "sent", "no_such_user".
  */
 #include <chatd/plugin.h>
 
@@ -30,7 +35,6 @@
 struct privmsg_plugin {
 	chatd_plugin *self;
 	const struct chatd_api *api;
-	int64_t last_id;  /* the id of the last private message delivered */
 	char error[256];  /* error_message of the last denial: it must outlive the hook */
 };
 
@@ -134,53 +138,29 @@ static int deny_no_such_user(struct privmsg_plugin *pp, struct chatd_message_eve
 	return deny(ev, "no_such_user", pp->error);
 }
 
-/* The private frame from `from` to `to` (new), or NULL when out of memory. */
-static chatd_frame *private_frame(struct privmsg_plugin *pp, int64_t id, chatd_client *from, chatd_client *to,
-				  const char *text)
+/* Hand a private message to the core (api->private_send). Returns the
+ * result; on CHATD_DENY *code and *message say why (no_such_user counted). */
+static int send_private(struct privmsg_plugin *pp, chatd_client *from, const char *to, const char *text,
+			const char *client_id, struct chatd_message_event *answering, const char **code,
+			const char **message, int *retry_after_ms)
 {
-	const struct chatd_api *api = pp->api;
-	chatd_frame *f = api->frame_new("private");
-	if (!f)
-		return NULL;
-	api->frame_set_int(f, "id", id);
-	api->frame_set_str(f, "from", api->client_name(from));
-	api->frame_set_str(f, "to", api->client_name(to));
-	api->frame_set_str(f, "text", text);
-	api->frame_set_int(f, "ts", api->now_ms());
-	return f;
-}
-
-/* Deliver text to `to` and echo it to `from` (once when they are the same).
- * Returns CHATD_CONSUMED, or a denial when `to` is going away. */
-static int deliver(struct privmsg_plugin *pp, struct chatd_message_event *ev, chatd_client *to,
-		   const struct pm_command *cmd)
-{
-	const struct chatd_api *api = pp->api;
-	char *text = strndup(cmd->text, cmd->text_len);
-	chatd_frame *f = text ? private_frame(pp, pp->last_id + 1, ev->client, to, text) : NULL;
-	int res;
-	if (!f) {
-		res = deny(ev, "internal", "out of memory");
-		goto done;
-	}
-	if (to != ev->client && api->send(to, f, CHATD_SEND_NORMAL) < 0) { /* closing: as good as gone */
-		res = deny_no_such_user(pp, ev, cmd->name, cmd->name_len);
-		goto done;
-	}
-	pp->last_id++;
-	/* the sender's echo answers its message: it carries the client_id */
-	api->message_reply(ev, f);
-	api->counter_add(pp->self, "sent", 1);
-	res = CHATD_CONSUMED;
-done:
-	if (f)
-		api->frame_free(f);
-	free(text);
-	return res;
+	struct chatd_private_request req = { .size = sizeof req, .from = from, .to = to, .text = text,
+					     .client_id = client_id, .answering = answering };
+	int res = pp->api->private_send(&req);
+	if (res == CHATD_OK)
+		pp->api->counter_add(pp->self, "sent", 1);
+	if (res != CHATD_DENY)
+		return res;
+	if (req.error_code && !strcmp(req.error_code, "no_such_user"))
+		pp->api->counter_add(pp->self, "no_such_user", 1);
+	*code = req.error_code;
+	*message = req.error_message;
+	*retry_after_ms = req.retry_after_ms;
+	return CHATD_DENY;
 }
 
 /* CHATD_EV_COMMAND "/msg NAME TEXT" (or "/w"): take it out of the room and
- * deliver it. */
+ * send it. */
 static int on_command(int event_id, void *event, void *userdata)
 {
 	struct chatd_command_event *cev = event;
@@ -196,16 +176,65 @@ static int on_command(int event_id, void *event, void *userdata)
 		return deny_no_such_user(pp, ev, cmd.name, cmd.name_len);
 	memcpy(name, cmd.name, cmd.name_len);
 	name[cmd.name_len] = 0;
-	chatd_client *to = pp->api->client_find(pp->self, name);
-	if (!to)
-		return deny_no_such_user(pp, ev, cmd.name, cmd.name_len);
-	return deliver(pp, ev, to, &cmd);
+	char *text = strndup(cmd.text, cmd.text_len);
+	if (!text)
+		return deny(ev, "internal", "out of memory");
+	const char *code = NULL, *message = NULL;
+	int res = send_private(pp, ev->client, name, text, ev->client_id, ev, &code, &message, &ev->retry_after_ms);
+	free(text);
+	if (res == CHATD_DENY) {
+		snprintf(pp->error, sizeof pp->error, "%s", message ? message : "private message refused");
+		return deny(ev, code ? code : "denied", pp->error);
+	}
+	return CHATD_CONSUMED;
+}
+
+/* CHATD_EV_FRAME {"type":"private","to":NAME,"text":TEXT,"client_id":ID}.
+ * A refusal is answered here, as an error frame with the client_id. */
+static int on_private_frame(int event_id, void *event, void *userdata)
+{
+	struct chatd_frame_event *ev = event;
+	struct privmsg_plugin *pp = userdata;
+	const struct chatd_api *api = pp->api;
+	const char *to = NULL, *text = NULL, *client_id = NULL, *code = NULL, *message = NULL;
+	int retry = 0, res;
+	(void)event_id;
+	if (api->frame_get_str(ev->json, "client_id", &client_id) < 0) {
+		code = "bad_request", message = "'client_id' must be a string";
+		res = CHATD_DENY;
+	} else if (api->frame_get_str(ev->json, "to", &to) != 1 || !to[0]) {
+		code = "bad_request", message = "'private' needs a 'to' string: the receiver's name";
+		res = CHATD_DENY;
+	} else if (api->frame_get_str(ev->json, "text", &text) != 1) {
+		code = "bad_request", message = "'private' needs a 'text' string";
+		res = CHATD_DENY;
+	} else {
+		res = send_private(pp, ev->client, to, text, client_id, NULL, &code, &message, &retry);
+	}
+	if (res != CHATD_DENY)
+		return CHATD_CONSUMED;
+	chatd_frame *f = api->frame_new("error");
+	if (!f) {
+		ev->error_code = "internal";
+		ev->error_message = "out of memory";
+		return CHATD_DENY;
+	}
+	api->frame_set_str(f, "code", code ? code : "denied");
+	api->frame_set_str(f, "message", message ? message : "private message refused");
+	if (retry > 0)
+		api->frame_set_int(f, "retry_after_ms", retry);
+	if (client_id)
+		api->frame_set_str(f, "client_id", client_id);
+	api->send(ev->client, f, CHATD_SEND_NORMAL);
+	api->frame_free(f);
+	return CHATD_CONSUMED;
 }
 
 /* Plugin entry: the ABI this plugin was built for, -1 when the core lacks it. */
 CHATD_PLUGIN_DEFINE_VERSION();
 
-/* Plugin entry: refuse every option (there are none) and register /msg and /w.
+/* Plugin entry: refuse every option (there are none), register /msg and /w,
+ * claim "private".
  * Non-zero (after api->option_error) refuses to start. */
 CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api,
 				   const struct chatd_option *opts, int nopts, void **userdata)
@@ -219,14 +248,18 @@ CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *a
 		api->option_error(self, &opts[0], "unknown option (privmsg has no options)");
 		goto fail;
 	}
-	if (!CHATD_API_HAS(api, command_register)) {
-		api->option_error(self, NULL, "this chatd is older than the plugin (no command_register)");
+	if (!CHATD_API_HAS(api, command_register) || !CHATD_API_HAS(api, private_send)) {
+		api->option_error(self, NULL, "this chatd is older than the plugin (no command_register or private_send)");
 		goto fail;
 	}
 	if (api->command_register(self, "msg", "/msg NAME TEXT", "a private message to NAME (quote a name with spaces)",
 				  on_command, pp, PRIVMSG_PRIO) ||
 	    api->command_register(self, "w", "/w NAME TEXT", "the same as /msg", on_command, pp, PRIVMSG_PRIO))
 		goto fail;
+	if (api->claim_type(self, "private", on_private_frame, pp)) {
+		api->option_error(self, NULL, "frame type 'private' is already claimed by another plugin");
+		goto fail;
+	}
 	*userdata = pp;
 	return 0;
 fail:

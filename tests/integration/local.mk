@@ -24,7 +24,8 @@ TESTS += \
 	tests/integration/test_sdk_services.py \
 	tests/integration/test_examples.py \
 	tests/integration/test_startup.py \
-	tests/integration/test_people.py
+	tests/integration/test_people.py \
+	tests/integration/test_personal.py
 
 # The plugins' integration tests are registered in plugins/<name>/local.mk.
 

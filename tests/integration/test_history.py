@@ -150,7 +150,7 @@ class HistoryTest(ChatdTestCase):
         a.close()
         srv.stop()
         wm, top, version = index_state(path)
-        self.assertEqual((wm, top, version), (3, 3, 3))  # schema version 3 (room names folded)
+        self.assertEqual((wm, top, version), (3, 3, 4))  # schema version 4 (private messages, read positions)
         db = sqlite3.connect(path)  # stored, not indexed: as after a crash under load
         with db:
             db.executemany("INSERT INTO messages(room, id, username, text, ts) VALUES ('h-index', ?, 'Bot', ?, 1)",

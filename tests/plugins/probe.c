@@ -10,6 +10,8 @@
  *   a LEAVE while the client is still in the room, "disconnect_roomless" for
  *   a DISCONNECT of a client in no room; the probe answer lists "rooms",
  *   and "person_clients" and "session" (api->client_person_clients, client_session)
+ * - PRIVATE (at the default priority, a filter's place): text "deny" is refused with
+ *   "probe_denied", "upper" becomes "UPPER", "eat" is consumed
  */
 #include <chatd/plugin.h>
 
@@ -108,6 +110,26 @@ static int on_notify(int id, void *event, void *ud)
 	return CHATD_OK;
 }
 
+static int on_private(int id, void *event, void *ud)
+{
+	struct chatd_private_event *ev = event;
+	struct probe *p = ud;
+	(void)id;
+	p->api->counter_add(p->self, "private", 1);
+	if (!strcmp(ev->text, "deny")) {
+		ev->error_code = "probe_denied";
+		ev->error_message = "the probe denied a private message";
+		return CHATD_DENY;
+	}
+	if (!strcmp(ev->text, "eat"))
+		return CHATD_CONSUMED;
+	if (!strcmp(ev->text, "upper") && p->api->private_set_text(ev, "UPPER") != CHATD_TEXT_OK)
+		p->api->counter_add(p->self, "private_set_text_failed", 1);
+	if (!strcmp(ev->text, "empty") && p->api->private_set_text(ev, "  ") == CHATD_TEXT_EMPTY)
+		p->api->counter_add(p->self, "private_empty_refused", 1);
+	return CHATD_OK;
+}
+
 static int on_probe(int id, void *event, void *ud)
 {
 	struct chatd_frame_event *ev = event;
@@ -177,6 +199,8 @@ CHATD_EXPORT int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *a
 	api->hook_register(self, CHATD_EV_MESSAGE, on_message, p, CHATD_PRIO_DEFAULT);
 	api->hook_register(self, CHATD_EV_STORE, on_store, p, CHATD_PRIO_DEFAULT);
 	api->hook_register(self, CHATD_EV_LOOP_IDLE, on_idle, p, CHATD_PRIO_DEFAULT);
+	if (CHATD_API_HAS(api, private_set_text))
+		api->hook_register(self, CHATD_EV_PRIVATE, on_private, p, CHATD_PRIO_DEFAULT);
 	int notify[] = { CHATD_EV_JOIN, CHATD_EV_LEAVE, CHATD_EV_DISCONNECT, CHATD_EV_TICK, CHATD_EV_ROOM_CREATE, CHATD_EV_RENAME };
 	for (size_t i = 0; i < sizeof notify / sizeof notify[0]; i++)
 		api->hook_register(self, notify[i], on_notify, p, CHATD_PRIO_LATE);
