@@ -101,7 +101,7 @@ class PersonalTest(ChatdTestCase):
         impostor.close()
         impostor.expect_close(allow_eof=True)
         # the real Bob, back: his conversation, with what he has not read
-        back, _ = self.tab(room, bob, kb)
+        back, _ = self.tab_as(room, bob, kb)
         dms = back.expect(type="dms")
         self.assertEqual([(c["with"], c["unread"]) for c in dms["conversations"]], [(alice, 1)])
 
@@ -130,7 +130,7 @@ class PersonalTest(ChatdTestCase):
         for ws in (t1, t2):
             ws.close()
             ws.expect_close(allow_eof=True)
-        t3, _ = self.tab(room, me, k)
+        t3, _ = self.tab_as(room, me, k)
         r = t3.expect(type="read", room=room)
         self.assertEqual((r["id"], r["unread"], r["mentions"]), (5, 2, 0))
         t3.send_json({"type": "read", "room": room, "id": 3})
@@ -146,7 +146,7 @@ class PersonalTest(ChatdTestCase):
             other.expect(type="message", client_id="m%d" % i)
         t.close()
         t.expect_close(allow_eof=True)
-        t, _ = self.tab(room, me, k)
+        t, _ = self.tab_as(room, me, k)
         r = t.expect(type="read", room=room)
         self.assertEqual((r["unread"], r["mentions"]), (4, 2))
 
