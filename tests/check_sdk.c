@@ -378,8 +378,8 @@ START_TEST(frame_builder_nests_and_readers_walk)
 	ck_assert_msg(json_equal(b, want), "got %s", json_dumps(b, JSON_SORT_KEYS));
 	json_decref(want);
 	json_decref(b);
-	tc_send(tc, a, "{\"type\":\"read\",\"flag\":true,\"num\":2,\"data\":{\"a\":[1,2.5,\"s\",null,false],\"b\":{}}}");
-	json_t *r = tc_expect(tc, a, "read", NULL);
+	tc_send(tc, a, "{\"type\":\"walk\",\"flag\":true,\"num\":2,\"data\":{\"a\":[1,2.5,\"s\",null,false],\"b\":{}}}");
+	json_t *r = tc_expect(tc, a, "walk", NULL);
 	ck_assert_str_eq(str(r, "summary"), "{a:[1,2.50,'s'/1,null,false],b:{}}");
 	ck_assert_int_eq(num(r, "rb"), 1);
 	ck_assert_int_eq(num(r, "b"), 1);

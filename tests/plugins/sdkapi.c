@@ -7,8 +7,8 @@
  * - service "sdkapi.counter" version 2: struct counter_v2 below.
  * - frame "build": answers a frame with a nested object, arrays of scalars,
  *   a double, a null and a bool.
- * - frame "read": walks the frame with the value_* readers and answers
- *   {"type":"read","summary":"..."}.
+ * - frame "walk": walks the frame with the value_* readers and answers
+ *   {"type":"walk","summary":"..."}.
  * - frame "thread": a worker thread writes a byte into a pipe watched on the
  *   loop and posts a function back to the loop: the client gets
  *   {"type":"watched","byte":"x"} and {"type":"posted","value":42}.
@@ -180,7 +180,7 @@ static int on_read(int id, void *event, void *ud)
 	int rb = api->frame_get_bool(ev->json, "flag", &b);
 	int rd = api->frame_get_double(ev->json, "num", &d);
 	int rx = api->frame_get_bool(ev->json, "num", &b);
-	chatd_frame *f = api->frame_new("read");
+	chatd_frame *f = api->frame_new("walk");
 	api->frame_set_str(f, "summary", summary);
 	api->frame_set_int(f, "rb", rb);
 	api->frame_set_int(f, "b", b);
@@ -457,7 +457,7 @@ int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api, const str
 	if (api->command_register(self, "echo", "/echo TEXT", "says TEXT back to you", on_echo, p, CHATD_PRIO_DEFAULT) ||
 	    api->command_register(self, "shout", "/shout TEXT", "TEXT IN CAPITALS", on_shout, p, CHATD_PRIO_DEFAULT) ||
 	    api->service_register(self, "sdkapi.counter", 2, &counter_table) ||
-	    api->claim_type(self, "build", on_build, p) || api->claim_type(self, "read", on_read, p) ||
+	    api->claim_type(self, "build", on_build, p) || api->claim_type(self, "walk", on_read, p) ||
 	    api->claim_type(self, "thread", on_thread, p) ||
 	    api->hook_register(self, CHATD_EV_DISCONNECT, on_disconnect, p, CHATD_PRIO_DEFAULT) ||
 	    api->hook_register(self, CHATD_EV_ROOM_CREATE, on_room_create, p, CHATD_PRIO_DEFAULT) ||
