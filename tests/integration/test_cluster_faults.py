@@ -5,6 +5,7 @@ under load, Redis paused 10 s, a node paused 20 s, a slow node cut off by
 Redis's client-output-buffer-limit."""
 
 import json
+import sys
 import threading
 import time
 import unittest
@@ -158,6 +159,7 @@ class NodeKilled(FaultCase):
             left = rec.wait(10.0, type="system", event="leave", username="carol")
             took = [t for t, f in rec.frames if f is left][0] - t0
             self.assertLess(took, 10.0, "%s saw carol leave after %.1f s" % (rec.label, took))
+            print("node killed: %s saw the leave after %.2f s" % (rec.label, took), file=sys.stderr)
         ra.finish()
         rb.finish()
         again, w = self.enter(a, room, "Carol")
@@ -236,8 +238,13 @@ class RedisKilled(FaultCase):
                 if t_ans is None or t_ans - t_sent > 2.0:
                     late.append((cid, None if t_ans is None else round(t_ans - t_sent, 2), f))
         self.assertEqual(late, [], "sends during the outage not answered within 2 s")
+        waits = [answered[c][0] - t for c, (t, _) in sent.items() if t_kill + 0.1 < t < t_back - 0.5 and c in answered]
+        print("redis killed: %d sends during the outage, each answered within %.2f s" %
+              (len(waits), max(waits) if waits else 0), file=sys.stderr)
         errors = [f for _, f in answered.values() if f.get("type") == "error"]
         self.assertTrue(errors, "no send failed while Redis was down?")
+        print("redis killed: %d errors (unavailable), %d acknowledged" %
+              (len(errors), sum(1 for _, f in answered.values() if f.get("type") == "message")), file=sys.stderr)
         self.assertTrue(all(f["code"] == "unavailable" for f in errors), errors[:3])
         # nothing acknowledged is lost, everything in order, once, on every node
         acked = {f["id"]: f["text"] for _, f in answered.values() if f.get("type") == "message"}
@@ -250,6 +257,8 @@ class RedisKilled(FaultCase):
                             (r.label, sorted(set(acked) - set(got))[:10]))
         # no spin, memory bounded while Redis was away
         for n, c, r0, r1 in zip(nodes, cpu, rss0, rss1):
+            print("redis killed: %s CPU %.1f%%, RSS %+d kB during the outage" % (n.name, c * 100, r1 - r0),
+                  file=sys.stderr)
             self.assertLess(c, 0.25, "%s used %.0f%% CPU during the outage" % (n.name, c * 100))
             self.assertLess(r1 - r0, 20000, "%s grew %d kB during the outage" % (n.name, r1 - r0))
 
@@ -265,8 +274,10 @@ class RedisPaused(FaultCase):
         rss0 = [n.rss_kb() for n in nodes]
         self.redis.pause()
         t0 = time.monotonic()
+        sent_at = {}
         try:
-            for k in range(50):  # sends meanwhile fail; nothing piles up
+            for k in range(50):  # sends meanwhile fail (within 2 s: the request timeout); nothing piles up
+                sent_at["z%d" % k] = time.monotonic()
                 socks[k % 3].send_json({"type": "message", "room": room, "text": "z%d" % k, "client_id": "z%d" % k})
                 time.sleep(0.1)
             time.sleep(max(0.0, 10.0 - (time.monotonic() - t0)))
@@ -276,6 +287,16 @@ class RedisPaused(FaultCase):
         time.sleep(4.0)  # beats resume; a reaper that miscounted would strike now
         for r in recs:
             r.finish()
+        answers = {}
+        for r in recs:
+            for t, f in r.since(t0, type="error"):
+                answers.setdefault(f.get("client_id"), (t, f["code"]))
+        slow = {c: round(answers[c][0] - t, 2) if c in answers else None for c, t in sent_at.items()
+                if c not in answers or answers[c][0] - t > 2.0}
+        self.assertEqual(slow, {}, "sends while Redis was stopped not answered within 2 s")
+        self.assertEqual({code for _, code in answers.values()}, {"unavailable"})
+        print("redis paused: %d sends, each answered unavailable within %.2f s" %
+              (len(sent_at), max(answers[c][0] - t for c, t in sent_at.items())), file=sys.stderr)
         for r in recs:
             leaves = [f for f in r.of(type="system") if f.get("event") in ("leave", "presence")]
             self.assertEqual(leaves, [], "%s saw people leave: %r" % (r.label, leaves[:3]))
@@ -285,6 +306,7 @@ class RedisPaused(FaultCase):
             _, w = self.enter(n, room, "p%d" % ((i + 1) % 3))
             self.assertNotEqual(w["username"], "p%d" % ((i + 1) % 3), "a held name was given away")
         for n, a, b in zip(nodes, rss0, rss1):
+            print("redis paused: %s RSS %+d kB" % (n.name, b - a), file=sys.stderr)
             self.assertLess(b - a, 20000, "%s grew %d kB while Redis was stopped" % (n.name, b - a))
 
 
@@ -305,6 +327,8 @@ class NodePaused(FaultCase):
         t0 = time.monotonic()
         try:
             ra.wait(10.0, type="system", event="leave", username="carol")
+            print("node paused: reaped, alice saw carol leave after %.2f s" % (time.monotonic() - t0),
+                  file=sys.stderr)
             for k in range(10):
                 alice.send_json({"type": "message", "room": room, "text": "during%d" % k})
             time.sleep(max(0.0, 20.0 - (time.monotonic() - t0)))
@@ -315,6 +339,8 @@ class NodePaused(FaultCase):
             time.sleep(0.05)
         self.assertIsNotNone(rc.closed, "carol's socket was not closed after the node resumed")
         self.assertEqual(rc.closed[1], 1012)
+        print("node paused: carol's socket closed with %d %.2f s after the resume" %
+              (rc.closed[1], rc.closed[0] - (t0 + 20.0)), file=sys.stderr)
         c.wait_log("was fenced")
         back, w = self.enter(b, room, "carol", since=last)
         missed = [back.expect(type="message", timeout=5.0)["text"] for _ in range(10)]
@@ -349,11 +375,14 @@ class SlowNodeCut(FaultCase):
             time.sleep(0.5)
         finally:
             b.resume()
+            t_resume = time.monotonic()
         b.wait_log("redis subscription connection lost", timeout=5.0, after=after)
         deadline = time.monotonic() + 10.0
         while set(ids) - set(rr.message_ids()) and time.monotonic() < deadline:
             time.sleep(0.1)
         rr.finish()
+        print("slow node cut: %d messages, all delivered %.2f s after the resume" %
+              (len(ids), max(t for t, f in rr.frames if f.get("type") == "message") - t_resume), file=sys.stderr)
         self.assertIsNone(rr.closed, "the reader was closed")
         got = rr.message_ids()
         self.assertEqual(got, sorted(set(got)), "out of order or twice")

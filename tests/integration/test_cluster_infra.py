@@ -3,6 +3,7 @@
 (backoff, no spin), and notice a subscription that dies silently (item 9)."""
 
 import os
+import sys
 import subprocess
 import time
 import unittest
@@ -215,6 +216,7 @@ class SilentSubscription(RedisTestCase):
         proxy.freeze(b"SUBSCRIBE")  # the subscription connection stays open but delivers nothing
         n.wait_log("subscription silent", timeout=3.0, after=after)
         took = time.monotonic() - t0
+        print("silent subscription noticed after %.2f s" % took, file=sys.stderr)
         self.assertLess(took, 2.0, "a silent subscription was noticed only after %.2f s" % took)
         deadline = time.monotonic() + 3.0
         while proxy.subscribes <= subs:  # it subscribes again on a new connection
