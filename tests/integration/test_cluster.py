@@ -158,6 +158,40 @@ class RoomSpansNodes(ClusterCase):
         self.assertEqual(nxt["id"], first["id"] + 1, "the retry took an id")
 
 
+class ManyRoomsAcrossNodes(ClusterCase):
+    def numsub(self, room):
+        r = self.redis.call("PUBSUB", "NUMSUB", "chatd:r:" + room)
+        return r[1]
+
+    def test_one_connection_in_several_rooms_and_subscriptions_follow_members(self):
+        """A multi=1 connection in several rooms gets each room's messages from
+        other nodes; a node subscribes only to rooms it has people in."""
+        a = self.connect("mr1", srv=self.nodes[0], path="/ws/mr1?name=multi&multi=1")
+        a.expect(type="welcome")
+        a.send_json({"type": "join", "room": "mr2"})
+        a.expect(type="welcome", room="mr2")
+        b1, _ = self.enter(self.nodes[1], "mr1", "w1")
+        b2, _ = self.enter(self.nodes[2], "mr2", "w2")
+        self.wait_users(a, {"multi", "w1"}, "mr1")
+        self.wait_users(a, {"multi", "w2"}, "mr2")
+        b1.send_json({"type": "message", "text": "to one"})
+        b2.send_json({"type": "message", "text": "to two"})
+        got = {a.expect(type="message", timeout=5)["room"] for _ in range(2)}
+        self.assertEqual(got, {"mr1", "mr2"})
+        self.assertEqual(self.numsub("mr2"), 2)  # node 0 (multi) and node 2 (w2)
+        a.send_json({"type": "leave", "room": "mr2"})
+        a.expect(type="left", room="mr2")
+        deadline = time.monotonic() + 3
+        while self.numsub("mr2") != 1:  # node 0 has nobody in mr2 any more
+            self.assertLess(time.monotonic(), deadline, "node 0 still subscribed to mr2")
+            time.sleep(0.05)
+        b2.close()
+        deadline = time.monotonic() + 3
+        while self.numsub("mr2") != 0:
+            self.assertLess(time.monotonic(), deadline, "a node without members of mr2 still subscribed")
+            time.sleep(0.05)
+
+
 class PresenceAcrossNodes(ClusterCase):
     server_opts = {"big_room_members": 4, "presence_interval_ms": 200}
 
