@@ -715,6 +715,14 @@ static void on_sync(void *ud, const redisReply *reply, const char *err)
 			cl->api->room_raise_last_id(room, seq);
 	} else if (seq > cr->delivered) {
 		cr->filling = 1; /* what was missed while not subscribed */
+	} else if (seq < cr->delivered) {
+		/* Redis lost the room's record (restarted without persistence): its
+		 * ids start again; say so rather than drop the new ones as old */
+		CLOG(cl, CHATD_LOG_ERR, "room %s: Redis's last id %lld is below the %lld delivered here: the record "
+		     "was lost", cr->name, (long long)seq, (long long)cr->delivered);
+		send_gap(cr, NULL, 0, 0, "reset", seq);
+		cr->delivered = seq;
+		wbuf_clear(&cr->mbuf);
 	}
 	if (cr->filling)
 		fill_start(cr);

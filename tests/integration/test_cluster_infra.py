@@ -197,6 +197,31 @@ class TwoNodesOnePort(RedisTestCase):
         self.assertEqual(holders, {"rpa", "rpb"}, "the kernel gave every connection to one node")
 
 
+class RecordLost(RedisTestCase):
+    def test_a_room_record_lost_is_said_not_swallowed(self):
+        """When a room's record is gone from Redis (a Redis without persistence
+        restarted), its ids start again at 1: the node says so with a gap
+        "reset" frame and delivers the new messages, rather than dropping
+        them as old; a reconnect with ?since= beyond the record hears the same."""
+        redis = self.redis()
+        n = self.node(redis, name="lost")
+        n.wait_log("registered as node")
+        ws, _ = self.join(srv=n, name="Keeper", room="lost")
+        for k in range(3):
+            ws.send_json({"type": "message", "text": "old %d" % k})
+        last = [ws.expect(type="message")["id"] for _ in range(3)][-1]
+        self.assertEqual(last, 3)
+        redis.call("DEL", "chatd:m:{lost}", "chatd:s:{lost}")
+        redis.call("CLIENT", "KILL", "TYPE", "pubsub")  # the node subscribes again and syncs
+        gap = ws.expect(type="gap", timeout=5.0)
+        self.assertEqual((gap["reason"], gap["last_id"]), ("reset", 0))
+        ws.send_json({"type": "message", "text": "new"})
+        self.assertEqual(ws.expect(type="message", text="new")["id"], 1)
+        again = self.connect("lost", "Back", srv=n, since=last)
+        again.expect(type="welcome")
+        self.assertEqual(again.expect(type="gap")["reason"], "reset")
+
+
 class SilentSubscription(RedisTestCase):
     def test_silent_subscription_noticed_within_2s(self):
         redis = self.redis()
