@@ -108,7 +108,7 @@ static int on_connect_check(int event_id, void *event, void *userdata)
 	struct chatd_connect_event *ev = event;
 	struct cluster *cl = userdata;
 	(void)event_id;
-	if (redis_cmd_up(cl->redis) && cl->registered)
+	if (redis_cmd_up(cl->redis) && redis_sub_up(cl->redis) && cl->registered)
 		return CHATD_OK;
 	cl->api->counter_add(cl->self, "refused_unavailable", 1);
 	ev->http_status = 503;
@@ -178,6 +178,10 @@ static int on_joining(int event_id, void *event, void *userdata)
 	int rc = croom_join(cl, ev->client, ev->room, ev->since, ev->pending, &ev->error_code, &ev->error_message);
 	if (rc < 0) {
 		ev->retry_after_ms = 1000;
+		/* a connection that would stay in no room at all (its handshake's room,
+		 * or a switch) is better off reconnecting: it is told, then closed 1013 */
+		if (!cl->api->client_rooms(ev->client, NULL, 0))
+			cl->api->client_close(ev->client, 1013, "the chat store is not reachable: try again");
 		return CHATD_DENY;
 	}
 	return rc == 0 ? CHATD_HOLD : CHATD_OK;

@@ -961,7 +961,9 @@ static void joiner_fail(struct joiner *j, const char *code, const char *message)
 	struct croom *cr = j->cr;
 	struct cluster *cl = cr->cl;
 	joiner_unlink(j);
-	cl->api->pending_release(j->pending, 0, code, message, 1000);
+	chatd_client *c = j->client;
+	if (cl->api->pending_release(j->pending, 0, code, message, 1000) && c && !cl->api->client_rooms(c, NULL, 0))
+		cl->api->client_close(c, 1013, "the room could not be joined: try again"); /* in no room at all */
 	row_free_all(j);
 	free(j);
 	maybe_drop(cr);
