@@ -210,6 +210,7 @@ class PresenceAcrossNodes(ClusterCase):
         alice.expect(type="system", event="join", username="bob", timeout=3.0)
         carol, w = self.enter(self.nodes[2], room, "carol")
         self.wait_users(carol, {"alice", "bob", "carol"}, room)
+        self.wait_users(alice, {"alice", "bob", "carol"}, room)  # each node hears the others in its time
         self.assertEqual(self.who(alice, room)["user_count"], 3)
         # typing crosses nodes
         alice.send_json({"type": "typing", "room": room})
