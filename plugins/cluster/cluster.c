@@ -7,7 +7,7 @@
  *   prefix = chatd:               of every key and channel (several chats may share a Redis)
  *   node_name = web1              for logs (default: host name and pid)
  *   allow_no_persistence = no     yes: run against a Redis without AOF (loses data when it stops)
- *   request_timeout_ms = 1500     a request Redis has not answered by then fails
+ *   request_timeout_ms = 1000     a request Redis has not answered by then fails
  *   heartbeat_ms = 500            node heartbeat; lease_beats = 10 of them make a node's lease
  *   retention = 10000             messages kept per room (at least)
  *   replay = 50, max_replay = 1000

@@ -99,7 +99,7 @@ static void defaults(struct cluster_options *o)
 		if (!name_char(*p, 0))
 			*p = '_';
 	snprintf(o->node_name, sizeof o->node_name, "%.30s.%ld", host, (long)getpid());
-	o->request_timeout_ms = 1500;
+	o->request_timeout_ms = 1000; /* with timer and scheduling slack, an error within 2 s */
 	o->heartbeat_ms = 500;
 	o->lease_beats = 10;
 	o->retention = 10000;
