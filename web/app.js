@@ -89,7 +89,10 @@ function init() {
   renderNotifyOption();
   updateComposer();
   if (state.wantedName) connect();
-  else askName((chosen) => { ui.nickInput.value = chosen; connect(); ui.input.focus(); });
+  else {
+    ui.connText.textContent = 'Not connected: choose a name';
+    askName((chosen) => { ui.nickInput.value = chosen; connect(); ui.input.focus(); });
+  }
 }
 
 init();

@@ -194,3 +194,27 @@ test('notifications the browser refuses stay off, and the page says so', async (
     await closePage(page);
   }
 });
+
+test('on a narrow screen the sidebar toggle carries the count of the other conversations', async () => {
+  const phone = await openClient(browser, srv, { name: 'Pip', room: 'narrow-a', viewport: { width: 375, height: 740 } });
+  const other = await openClient(browser, srv, { name: 'Oz', room: 'narrow-b' });
+  try {
+    await say(phone, '/join narrow-b');
+    await phone.waitForFunction(() => document.querySelector('#room-title').textContent === 'narrow-b');
+    await phone.evaluate(() => { location.hash = '#narrow-a'; });
+    await phone.waitForFunction(() => document.querySelector('#room-title').textContent === 'narrow-a');
+    assert.equal(await phone.getAttribute('#sidebar-toggle', 'data-unread'), null);
+    for (const t of ['psst', 'over here']) await say(other, t);
+    await phone.waitForFunction(() => document.querySelector('#sidebar-toggle').dataset.unread === '2');
+    assert.equal(await phone.locator('#sidebar-toggle-label').textContent(), 'Rooms and people, 2 unread elsewhere');
+    assert.equal(await phone.locator('#sidebar').isVisible(), false);
+    await phone.click('#sidebar-toggle');
+    await phone.click('#room-list li[data-key="#narrow-b"] .room-link');
+    await waitMessage(phone, 'over here');
+    await phone.waitForFunction(() => document.querySelector('#sidebar-toggle').dataset.unread === undefined);
+    assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+  } finally {
+    await closePage(phone);
+    await closePage(other);
+  }
+});

@@ -3,7 +3,7 @@
 const $ = (id) => document.getElementById(id);
 
 export const ui = {
-  app: $('app'), sidebar: $('sidebar'), toggle: $('sidebar-toggle'), scrim: $('scrim'),
+  app: $('app'), sidebar: $('sidebar'), toggle: $('sidebar-toggle'), toggleLabel: $('sidebar-toggle-label'), scrim: $('scrim'),
   roomHash: $('room-hash'), roomTitle: $('room-title'), headerCount: $('header-count'),
   conn: $('conn'), connText: $('conn-text'), retryNow: $('retry-now'),
   roomList: $('room-list'), joinForm: $('join-form'), joinInput: $('join-input'), joinError: $('join-error'),

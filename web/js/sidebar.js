@@ -86,6 +86,11 @@ export function renderTitle() {
   const base = v.kind === 'room' ? `#${v.name} · chatd` : `${v.name} · chatd`;
   const n = totalUnread();
   document.title = n > 0 ? `(${n}) ${base}` : base;
+  // Narrow screens hide the sidebar: its toggle carries the count (elsewhere than the view).
+  const away = n - v.unread;
+  if (away > 0) ui.toggle.dataset.unread = away > 99 ? '99+' : String(away);
+  else delete ui.toggle.dataset.unread;
+  ui.toggleLabel.textContent = away > 0 ? `Rooms and people, ${away} unread elsewhere` : 'Rooms and people';
 }
 
 /** Adds a room to the list (joined or bookmarked) and remembers the list. */
