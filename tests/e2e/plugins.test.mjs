@@ -297,7 +297,11 @@ test('rate limiting: the notice says when to retry; the refused message can be r
   });
   const page = await openClient(browser, rl, { name: 'Fay', room: 'flood' });
   try {
-    for (let i = 1; i <= 5; i++) await say(page, `burst ${i}`);
+    // Typed and sent in one go: every row is pending before the first echo comes back.
+    await page.evaluate(() => {
+      const input = document.querySelector('#msg-input');
+      for (let i = 1; i <= 5; i++) { input.value = `burst ${i}`; document.querySelector('#composer').requestSubmit(); }
+    });
     const n = page.locator('.notice[data-code="rate_limited"]');
     await n.waitFor();
     await page.locator('.log > .msg.failed').nth(1).waitFor();   // two refusals: one notice
@@ -305,6 +309,12 @@ test('rate limiting: the notice says when to retry; the refused message can be r
     assert.match(await n.locator('.notice-text').textContent(), /^You are sending too fast\. You can send again in \d+ seconds?\.$/);
     const failed = page.locator('.log > .msg.failed').first();
     await failed.waitFor();
+    // Every refused message shows its state and its Retry (a grouped row hides its meta line).
+    await page.locator('.log > .msg:not(.pending)', { hasText: 'burst 2' }).waitFor();
+    for (const row of await page.locator('.log > .msg.failed').all()) {
+      assert.equal(await row.locator('.retry-btn').isVisible(), true, 'a Retry button is hidden');
+      assert.ok((await row.locator('.meta').boundingBox()).width > 100, 'the state and Retry of a refused message are clipped away');
+    }
     const retry = failed.locator('.retry-btn');
     await page.waitForFunction(() => { const b = document.querySelector('.log > .msg.failed .retry-btn'); return b && !b.disabled; }, null, { timeout: 5000 });
     const text = await failed.locator('.text').textContent();

@@ -218,3 +218,32 @@ test('on a narrow screen the sidebar toggle carries the count of the other conve
     await closePage(other);
   }
 });
+
+test('an idle tab (nothing touched for five minutes) reads nothing until it is used again', async () => {
+  // The page's clock can be moved forward: window.__skip(ms).
+  const clock = `(() => {
+    let offset = 0;
+    const now = Date.now.bind(Date);
+    Date.now = () => now() + offset;
+    window.__skip = (ms) => { offset += ms; };
+  })();`;
+  const alice = await openClient(browser, srv, { name: 'Ida', room: 'idle' });
+  const bob = await openClient(browser, srv, { name: 'Ike', room: 'idle', initScript: clock });
+  try {
+    await waitMembers(bob, ['Ida', 'Ike']);
+    await say(alice, 'while you are here');
+    await waitMessage(bob, 'while you are here');
+    await sleep(100);
+    assert.equal(await title(bob), '#idle · chatd');
+    await bob.evaluate(() => window.__skip(6 * 60 * 1000));   // six minutes without a key or the mouse
+    await say(alice, 'are you still there?');
+    await waitTitle(bob, '(1) #idle · chatd');
+    await bob.mouse.move(200, 200);
+    await bob.mouse.move(220, 240);
+    await waitTitle(bob, '#idle · chatd');
+    assert.deepEqual(await afterDivider(bob), ['are you still there?']);
+  } finally {
+    await closePage(alice);
+    await closePage(bob);
+  }
+});

@@ -7,11 +7,14 @@ import { afterLiveAdd } from './scroll.js';
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
 
-/** Marks a row as a continuation when the row before it is by the same author shortly before. */
+/**
+ * Marks a row as a continuation when the row before it is by the same author shortly before.
+ * A pending row never is one: its meta line (hidden in a continuation) holds its state and Retry.
+ */
 export function regroup(li) {
   if (!li || !li.classList.contains('msg')) return;
   const prev = li.previousElementSibling;
-  const cont = !!prev && prev.classList.contains('msg') && !prev.classList.contains('action') &&
+  const cont = !!prev && !li.classList.contains('pending') && prev.classList.contains('msg') && !prev.classList.contains('action') &&
     !li.classList.contains('action') && prev.dataset.author === li.dataset.author &&
     Math.abs(Number(li.dataset.ts) - Number(prev.dataset.ts)) < GROUP_WITHIN_MS;
   li.classList.toggle('cont', cont);
