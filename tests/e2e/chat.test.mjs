@@ -144,6 +144,15 @@ test('member list follows join, rename and leave', async () => {
     // The own name is marked in the member list.
     assert.equal(await carol.$eval('#member-list .member.me .member-name', (e) => e.textContent), 'Caroline');
 
+    // A new name being typed is kept while one more room is joined (its welcome names me too).
+    await carol.fill('#nick-input', 'Caro');
+    await carol.evaluate(() => { location.hash = '#people-two'; });
+    await waitMembers(carol, ['Caroline']);
+    assert.equal(await carol.locator('#nick-input').inputValue(), 'Caro', 'a welcome overwrote the name being typed');
+    await carol.fill('#nick-input', 'Caroline');
+    await carol.evaluate(() => { location.hash = '#people'; });
+    await waitMembers(carol, ['Amy', 'Caroline']);
+
     // A message after the rename counts as own under the new name.
     await say(carol, 'renamed and talking');
     const row = await waitMessage(carol, 'renamed and talking');

@@ -104,7 +104,9 @@ function onWelcome(w) {
   }
   if (c.key === state.view) { renderChrome(); afterLiveAdd(c, false, true); }
   else scheduleChrome();
-  ui.nickInput.value = state.me || '';
+  // The name box shows the name the server gave; a welcome for one more room must not
+  // overwrite a new name being typed there.
+  if (first || state.me !== oldMe) ui.nickInput.value = state.me || '';
   flushOutbox();
   flushReads(c);
 }
