@@ -68,8 +68,9 @@ test('direct messages are conversations: in the sidebar with an unread count, ne
   try {
     await waitMembers(alice, ['Pia', 'Rex']);
     await say(alice, '/msg quinn meet me at noon');
-    // The sender is taken to the conversation; the row is confirmed by its echo.
-    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'quinn');
+    // The sender is taken to the conversation; the row is confirmed by its echo, and from
+    // then on the top bar spells the peer as the server does (it shows "quinn" until then).
+    await alice.waitForFunction(() => document.querySelector('#room-title').textContent === 'Quinn');
     assert.equal(new URL(alice.url()).hash, '#@quinn');
     const echo = alice.locator('.log > .msg.private.own:not(.pending)', { hasText: 'meet me at noon' });
     await echo.waitFor();
