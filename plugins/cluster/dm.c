@@ -1,16 +1,18 @@
 /*
- * Private messages across nodes. The privmsg plugin delivers "/msg NAME
- * text" to a NAME connected to this node; when NAME is not here, this hook
- * (just before privmsg's) takes the message and hands it to chatd_dm, which
- * publishes it on the channel of every node where NAME has a connection.
- * Those nodes deliver it as privmsg would:
+ * Private messages in cluster mode. Every private message (privmsg's
+ * "/msg NAME text" and {"type":"private"} frames, both through the core's
+ * api->private_send) is taken over at CHATD_EV_PRIVATE (LATE: after every
+ * filter) and handed to chatd_dm in Redis, which gives it the next id of
+ * the cluster's one counter and publishes it on the channel of every other
+ * node where the receiver or the sender holds the name (their other tabs).
+ * Each node, this one from chatd_dm's answer, delivers
  *   {"type":"private","id":N,"from":"Alice","to":"Bob","text":"hi","ts":...}
- * and the sender gets the same frame back (its echo, with the message's
- * client_id; the core acks the consumed message at once), or the error
- * no_such_user when nobody holds the name anywhere. Ids of private messages
- * come from Redis (one counter for the cluster).
+ * to every connection it has of both people, the sending connection with
+ * the message's client_id (its echo); or the sender gets no_such_user when
+ * nobody holds the name anywhere, unavailable when Redis does not answer.
  */
 #include "dm.h"
+#include "send.h"
 #include "strvec.h"
 
 #include <stdio.h>
@@ -20,49 +22,19 @@
 
 #define NAME_MAX_BYTES 128
 
-/* A /msg waiting for Redis. */
+/* A private message waiting for Redis. */
 struct dm {
 	struct cluster *cl;
 	chatd_client *client;      /* NULL once it is gone */
 	struct cluster_client *owner;
 	char from[NAME_MAX_BYTES + 1];
+	char from_fold[2 * NAME_MAX_BYTES + 1];
 	char to[NAME_MAX_BYTES + 1];
+	char to_fold[2 * NAME_MAX_BYTES + 1];
 	char client_id[65];        /* the message's, for the sender's echo ("" when none) */
 	char *text;
 	struct dm *prev, *next;    /* owner->dms */
 };
-
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-/* "/msg NAME text" or "/w NAME text" (NAME may be "quoted"): name and text
- * (pointers into s). Returns 0, or -1 when s is something else or malformed
- * (privmsg then explains). */
-static int parse(const char *s, const char **name, size_t *nlen, const char **text)
-{
-	size_t w = !strncasecmp(s, "/msg", 4) ? 4 : !strncasecmp(s, "/w", 2) ? 2 : 0;
-	if (!w || !is_space(s[w]))
-		return -1;
-	s += w;
-	while (is_space(*s))
-		s++;
-	if (*s == '"') {
-		const char *close = strchr(s + 1, '"');
-		if (!close)
-			return -1;
-		*name = s + 1;
-		*nlen = (size_t)(close - s - 1);
-		s = close + 1;
-	} else {
-		*name = s;
-		while (*s && !is_space(*s))
-			s++;
-		*nlen = (size_t)(s - *name);
-	}
-	while (is_space(*s))
-		s++;
-	*text = s;
-	return *nlen && *nlen <= NAME_MAX_BYTES && *s ? 0 : -1;
-}
 
 static void dm_unlink(struct dm *d)
 {
@@ -101,6 +73,70 @@ static chatd_frame *private_frame(const struct chatd_api *api, int64_t id, const
 	return f;
 }
 
+/* Append the connections here of the person holding `fold` to *v (n used,
+ * cap allocated), each once. Returns -1 when out of memory. */
+static int add_person(const struct chatd_api *api, struct cluster *cl, const char *fold, chatd_client ***v, size_t *n,
+		      size_t *cap)
+{
+	chatd_client *c = fold[0] ? api->client_find(cl->self, fold) : NULL;
+	if (!c)
+		return 0;
+	size_t total = api->client_person_clients(c, NULL, 0);
+	if (*n + total > *cap) {
+		size_t want = *n + total + 8;
+		chatd_client **nv = realloc(*v, want * sizeof *nv);
+		if (!nv)
+			return -1;
+		*v = nv;
+		*cap = want;
+	}
+	chatd_client **mine = *v + *n;
+	size_t got = api->client_person_clients(c, mine, total);
+	if (got > total)
+		got = total;
+	for (size_t i = 0; i < got; i++) {
+		int seen = 0;
+		for (size_t j = 0; j < *n && !seen; j++)
+			seen = (*v)[j] == mine[i];
+		if (!seen)
+			(*v)[(*n)++] = mine[i];
+	}
+	return 0;
+}
+
+/* Deliver a private message to every connection this node has of the
+ * receiver (to_fold) and of the sender (from_fold); `sender` (may be NULL)
+ * gets the copy with client_id. */
+static void fanout(struct cluster *cl, int64_t id, int64_t ts, const char *from, const char *to, const char *text,
+		   const char *to_fold, const char *from_fold, chatd_client *sender, const char *client_id)
+{
+	const struct chatd_api *api = cl->api;
+	chatd_client **v = NULL;
+	size_t n = 0, cap = 0;
+	if (add_person(api, cl, to_fold, &v, &n, &cap) || add_person(api, cl, from_fold, &v, &n, &cap)) {
+		CLOG(cl, CHATD_LOG_ERR, "private message %lld: out of memory", (long long)id);
+		free(v);
+		return;
+	}
+	chatd_frame *f = private_frame(api, id, from, to, text, ts);
+	chatd_frame *own = sender && client_id && client_id[0] ? private_frame(api, id, from, to, text, ts) : NULL;
+	if (own)
+		api->frame_set_str(own, "client_id", client_id);
+	int sender_done = 0;
+	for (size_t i = 0; f && i < n; i++) {
+		int is_sender = v[i] == sender;
+		sender_done |= is_sender;
+		api->send(v[i], is_sender && own ? own : f, CHATD_SEND_NORMAL);
+	}
+	if (f && sender && !sender_done) /* renamed meanwhile: its echo still */
+		api->send(sender, own ? own : f, CHATD_SEND_NORMAL);
+	if (f)
+		api->frame_free(f);
+	if (own)
+		api->frame_free(own);
+	free(v);
+}
+
 static void on_dm(void *ud, const redisReply *r, const char *err)
 {
 	struct dm *d = ud;
@@ -110,49 +146,36 @@ static void on_dm(void *ud, const redisReply *r, const char *err)
 	dm_unlink(d);
 	const char *kind = !err && r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->type == REDIS_REPLY_STRING
 				   ? r->element[0]->str : "";
-	if (!c) {
-		/* the sender went: nobody to answer */
-	} else if (!strcmp(kind, "ok") && r->elements >= 4 && r->element[1]->type == REDIS_REPLY_STRING) {
-		chatd_frame *f = private_frame(api, r->element[2]->integer, d->from, r->element[1]->str, d->text,
-					       r->element[3]->integer);
-		if (f) { /* the sender's echo, with its client_id as privmsg's */
-			if (d->client_id[0])
-				api->frame_set_str(f, "client_id", d->client_id);
-			api->send(c, f, CHATD_SEND_NORMAL);
-			api->frame_free(f);
-		}
+	if (!strcmp(kind, "ok") && r->elements >= 4 && r->element[1]->type == REDIS_REPLY_STRING) {
+		/* the other nodes got it from Redis; this node delivers its own share */
+		fanout(cl, r->element[2]->integer, r->element[3]->integer, d->from, r->element[1]->str, d->text,
+		       d->to_fold, d->from_fold, c, d->client_id);
 		api->counter_add(cl->self, "dm_sent", 1);
+	} else if (!c) {
+		/* the sender went: nobody to answer */
 	} else if (!strcmp(kind, "none")) {
 		char msg[NAME_MAX_BYTES + 64];
 		snprintf(msg, sizeof msg, "no user named %s is connected", d->to);
-		api->send_error(c, "no_such_user", msg, 0);
+		send_error_frame(cl, c, "no_such_user", msg, d->client_id, 0);
 	} else {
 		if (!strcmp(kind, "fenced"))
 			node_fenced(cl, "a private message was refused");
-		api->send_error(c, "unavailable", "the chat store did not answer: the private message was not sent", 1000);
+		send_error_frame(cl, c, "unavailable", "the chat store did not answer: the private message was not sent",
+			      d->client_id, 1000);
 	}
 	free(d->text);
 	free(d);
 }
 
-int dm_message(int event_id, void *event, void *userdata)
+int dm_private(int event_id, void *event, void *userdata)
 {
-	struct chatd_message_event *ev = event;
+	struct chatd_private_event *ev = event;
 	struct cluster *cl = userdata;
 	const struct chatd_api *api = cl->api;
-	const char *name, *text;
-	size_t nlen;
-	char target[NAME_MAX_BYTES + 1];
 	(void)event_id;
-	if (ev->text[0] != '/' || parse(ev->text, &name, &nlen, &text))
-		return CHATD_OK;
-	memcpy(target, name, nlen);
-	target[nlen] = 0;
-	if (api->client_find(cl->self, target))
-		return CHATD_OK; /* here: privmsg delivers it */
 	struct cluster_client *cc = *api->client_slot(cl->self, ev->client);
 	struct dm *d = cc && redis_cmd_up(cl->redis) && cl->registered ? calloc(1, sizeof *d) : NULL;
-	if (!d || !(d->text = strdup(text))) {
+	if (!d || !(d->text = strdup(ev->text))) {
 		free(d);
 		ev->error_code = "unavailable";
 		ev->error_message = "the chat store is not reachable from this server: the private message was not sent";
@@ -162,18 +185,19 @@ int dm_message(int event_id, void *event, void *userdata)
 	d->cl = cl;
 	d->client = ev->client;
 	snprintf(d->from, sizeof d->from, "%s", api->client_name(ev->client));
-	snprintf(d->to, sizeof d->to, "%s", target);
+	api->name_fold(d->from, d->from_fold, sizeof d->from_fold);
+	snprintf(d->to, sizeof d->to, "%s", ev->to);
+	api->name_fold(d->to, d->to_fold, sizeof d->to_fold);
 	if (ev->client_id)
 		snprintf(d->client_id, sizeof d->client_id, "%s", ev->client_id);
-	char fold[2 * NAME_MAX_BYTES + 1];
-	api->name_fold(target, fold, sizeof fold);
 	struct strvec sv = { 0 };
 	strvec_pushz(&sv, "FCALL");
 	strvec_pushz(&sv, "chatd_dm");
 	strvec_pushz(&sv, "0");
 	strvec_pushz(&sv, cl->opt.prefix);
 	strvec_pushz(&sv, cl->node_id);
-	strvec_pushz(&sv, fold);
+	strvec_pushz(&sv, d->to_fold);
+	strvec_pushz(&sv, d->from_fold);
 	strvec_pushz(&sv, d->from);
 	strvec_pushz(&sv, d->text);
 	int rc = sv.oom ? -1 : redis_command(cl->redis, on_dm, d, (int)sv.len, sv.v, sv.n);
@@ -194,37 +218,40 @@ int dm_message(int event_id, void *event, void *userdata)
 	return CHATD_CONSUMED;
 }
 
-/* "d\n<id>\n<ts>\n<fold>\n<from len>\n<from><text>" on this node's channel. */
+/* Up to n '\n'-terminated fields of at most fsz - 1 bytes from *p (< end),
+ * into f; advances *p. Returns 0, or -1 when malformed. */
+static int fields(const char **p, const char *end, char (*f)[2 * NAME_MAX_BYTES + 1], int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+		if (!nl || (size_t)(nl - *p) >= sizeof f[i])
+			return -1;
+		memcpy(f[i], *p, (size_t)(nl - *p));
+		f[i][nl - *p] = 0;
+		*p = nl + 1;
+	}
+	return 0;
+}
+
+/* "d\n<id>\n<ts>\n<to fold>\n<from fold>\n<from len>\n<to len>\n<from><to><text>"
+ * on this node's channel (chatd_dm). */
 void dm_deliver(struct cluster *cl, const char *data, size_t len)
 {
-	const struct chatd_api *api = cl->api;
 	const char *p = data + 2, *end = data + len;
-	char field[4][NAME_MAX_BYTES * 2 + 1];
-	if (len < 3)
+	char field[6][2 * NAME_MAX_BYTES + 1];
+	if (len < 3 || fields(&p, end, field, 6))
 		return;
-	for (int i = 0; i < 4; i++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl || (size_t)(nl - p) >= sizeof field[i])
-			return;
-		memcpy(field[i], p, (size_t)(nl - p));
-		field[i][nl - p] = 0;
-		p = nl + 1;
-	}
-	size_t flen = (size_t)strtoull(field[3], NULL, 10);
-	if (flen > NAME_MAX_BYTES || flen > (size_t)(end - p))
+	size_t flen = (size_t)strtoull(field[4], NULL, 10), tlen = (size_t)strtoull(field[5], NULL, 10);
+	if (flen > NAME_MAX_BYTES || tlen > NAME_MAX_BYTES || flen + tlen > (size_t)(end - p))
 		return;
-	char from[NAME_MAX_BYTES + 1];
+	char from[NAME_MAX_BYTES + 1], to[NAME_MAX_BYTES + 1];
 	memcpy(from, p, flen);
 	from[flen] = 0;
-	char *text = strndup(p + flen, (size_t)(end - p) - flen);
-	chatd_client *to = text ? api->client_find(cl->self, field[2]) : NULL;
-	if (to) {
-		chatd_frame *f = private_frame(api, strtoll(field[0], NULL, 10), from, api->client_name(to), text,
-					       strtoll(field[1], NULL, 10));
-		if (f) {
-			api->send(to, f, CHATD_SEND_NORMAL);
-			api->frame_free(f);
-		}
-	}
+	memcpy(to, p + flen, tlen);
+	to[tlen] = 0;
+	char *text = strndup(p + flen + tlen, (size_t)(end - p) - flen - tlen);
+	if (text)
+		fanout(cl, strtoll(field[0], NULL, 10), strtoll(field[1], NULL, 10), from, to, text, field[2], field[3],
+		       NULL, NULL);
 	free(text);
 }

@@ -22,7 +22,7 @@
 -- Channels: P r:R (room R: messages "m", presence "p", ephemeral "e"),
 --           P n:N (node N: heartbeats "h", direct messages "d", fencing "f").
 
-local VERSION = '4'
+local VERSION = '5'
 
 -- Integers as text without exponent (Lua numbers are doubles).
 local function S(n) return string.format('%d', n) end
@@ -390,23 +390,42 @@ local function names_resync(keys, args)
   return { 'ok', lost }
 end
 
--- chatd_dm P N to_fold from text: a private message to whoever holds the
--- name to_fold, on every node where they have a connection: "d\n<id>\n<ts>\n
--- <to_fold>\n<len of from>\n<from><text>" on those nodes' channels. Returns
--- {'ok', display name, id, ts} or {'none'}.
-local function dm(keys, args)
-  local p, node, fold, from, text = args[1], args[2], args[3], args[4], args[5]
-  if not alive(p, node) then return { 'fenced' } end
+-- chatd_dm P N to_fold from_fold from text: a private message from the
+-- holder of from_fold to whoever holds the name to_fold. It gets the next id
+-- of the cluster's one counter and goes to every node but N where either
+-- name is held (the receiver's connections, the sender's other tabs):
+-- "d\n<id>\n<ts>\n<to_fold>\n<from_fold>\n<#from>\n<#display>\n<from><display><text>"
+-- on those nodes' channels; N delivers its share from the answer
+-- {'ok', display name, id, ts}. {'none'} when nobody holds to_fold.
+local function holders(p, fold, into, seen)
   local h = redis.call('HGETALL', p .. 'nk:' .. fold)
-  local display, targets = nil, {}
+  local display, any = nil, false
   for i = 1, #h, 2 do
     if h[i] == 'd' then display = h[i + 1] end
-    if string.sub(h[i], 1, 1) == '@' and tonumber(h[i + 1]) > 0 then targets[#targets + 1] = string.sub(h[i], 2) end
+    if string.sub(h[i], 1, 1) == '@' and tonumber(h[i + 1]) > 0 then
+      any = true
+      local n = string.sub(h[i], 2)
+      if not seen[n] then
+        seen[n] = true
+        into[#into + 1] = n
+      end
+    end
   end
-  if #targets == 0 then return { 'none' } end
+  return display, any
+end
+
+local function dm(keys, args)
+  local p, node, fold, from_fold, from, text = args[1], args[2], args[3], args[4], args[5], args[6]
+  if not alive(p, node) then return { 'fenced' } end
+  local targets, seen = {}, { [node] = true }
+  local display, any = holders(p, fold, targets, seen)
+  if not any then return { 'none' } end
+  display = display or fold
+  holders(p, from_fold, targets, seen)
   local id = redis.call('INCR', p .. 'dmseq')
   local now = now_ms()
-  local payload = 'd\n' .. S(id) .. '\n' .. S(now) .. '\n' .. fold .. '\n' .. S(#from) .. '\n' .. from .. text
+  local payload = 'd\n' .. S(id) .. '\n' .. S(now) .. '\n' .. fold .. '\n' .. from_fold .. '\n' .. S(#from) .. '\n' ..
+    S(#display) .. '\n' .. from .. display .. text
   for _, n in ipairs(targets) do redis.call('PUBLISH', p .. 'n:' .. n, payload) end
   return { 'ok', display, id, now }
 end

@@ -328,6 +328,47 @@ class PrivateMessages(ClusterCase):
         self.assertIn("nobody-here", err["message"])
 
 
+    def test_private_frames_reach_every_tab_of_both_people_on_any_node(self):
+        """Item 3 with sessions: a {"type":"private"} frame (the browser
+        client's DMs) from a tab on node 0 reaches the receiver's tabs on
+        nodes 1 and 2 and the sender's other tab on node 2, with one id; the
+        sending tab gets it with its client_id; ids of private messages are
+        one increasing counter whichever node sends; nobody anywhere is
+        no_such_user naming the client_id."""
+        ka, kb = "a" * 20 + "dmtabs", "b" * 20 + "dmtabs"
+
+        def tab(node, name, key):
+            ws = self.connect("dmroom", srv=node, path="/ws/dmroom?name=%s&session=%s" % (name, key))
+            self.assertEqual(ws.expect(type="welcome")["username"], name)
+            return ws
+
+        a0, a2 = tab(self.nodes[0], "Ann", ka), tab(self.nodes[2], "Ann", ka)
+        b1, b2 = tab(self.nodes[1], "Ben", kb), tab(self.nodes[2], "Ben", kb)
+        a0.send_json({"type": "private", "to": "ben", "text": "over here", "client_id": "p1"})
+        seen = {}
+        for label, ws in (("a0", a0), ("a2", a2), ("b1", b1), ("b2", b2)):
+            f = ws.expect(type="private", timeout=5.0)
+            seen[label] = f
+            self.assertEqual((f["from"], f["to"], f["text"]), ("Ann", "Ben", "over here"), label)
+        self.assertEqual(len({f["id"] for f in seen.values()}), 1, seen)
+        self.assertEqual(seen["a0"].get("client_id"), "p1")
+        self.assertTrue(all("client_id" not in f for k, f in seen.items() if k != "a0"), seen)
+        # an answer from the receiver's other node: a later id, everywhere
+        b1.send_json({"type": "private", "to": "Ann", "text": "coming", "client_id": "p2"})
+        back = [ws.expect(type="private", text="coming", timeout=5.0) for ws in (a0, a2, b1, b2)]
+        self.assertEqual(len({f["id"] for f in back}), 1, back)
+        self.assertGreater(back[0]["id"], seen["a0"]["id"])
+        self.assertEqual(back[2].get("client_id"), "p2")
+        # one node, both people there (Ann's and Ben's tabs on node 2): the same counter
+        a2.send_json({"type": "private", "to": "Ben", "text": "same node", "client_id": "p3"})
+        local = [ws.expect(type="private", text="same node", timeout=5.0) for ws in (a0, a2, b1, b2)]
+        self.assertEqual(len({f["id"] for f in local}), 1, local)
+        self.assertGreater(local[0]["id"], back[0]["id"])
+        a0.send_json({"type": "private", "to": "nobody-at-all", "text": "hello", "client_id": "p4"})
+        err = a0.expect(type="error", timeout=5.0)
+        self.assertEqual((err["code"], err.get("client_id")), ("no_such_user", "p4"))
+
+
 class AddressLimit(ClusterCase):
     cluster_opts = {"address_messages_per_second": 2, "address_message_burst": 5}
 
