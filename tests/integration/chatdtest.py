@@ -42,6 +42,17 @@ WEB_ROOT = os.path.join(TOP_SRCDIR, "web")
 PLUGIN_DIR = os.path.join(TOP_BUILDDIR, "plugins")
 HOST = "127.0.0.1"
 
+# chatd under valgrind (CHATD is tests/valgrind-chatd, as in .ci/run's valgrind
+# stage, or CHATD_VALGRIND=1 for another wrapper) is 20-50 times slower: it
+# takes seconds to start, its leak check seconds to exit, and every answer
+# comes later. The waits for a server to become healthy or to exit and the
+# default receive timeout (wsclient) are multiplied by TIME_SCALE: they only
+# last that long when something is wrong. A test whose timing is its subject
+# (a grace period) scales its periods by it too.
+VALGRIND = bool(os.environ.get("CHATD_VALGRIND")) or os.path.basename(CHATD).startswith("valgrind")
+TIME_SCALE = 10 if VALGRIND else 1
+wsclient.DEFAULT_TIMEOUT *= TIME_SCALE
+
 _live = set()  # servers started and not yet stopped, killed at exit no matter what
 
 
@@ -95,10 +106,12 @@ def write_config(path, config):
         f.write("\n".join(lines))
 
 
-def http_request(port, path, method="GET", headers=None, host=HOST, timeout=5.0, source=None, body=None):
+def http_request(port, path, method="GET", headers=None, host=HOST, timeout=None, source=None, body=None):
     """A raw HTTP/1.1 request (the path goes out exactly as given, no
     normalisation; body, bytes, goes with its Content-Length). Returns (status,
-    headers with lower-case names, body bytes)."""
+    headers with lower-case names, body bytes). timeout: 5 s (times TIME_SCALE)."""
+    if timeout is None:
+        timeout = 5.0 * TIME_SCALE
     assert wsclient.ipaddr_is_loopback(host)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -225,7 +238,7 @@ class ChatdServer:
                 self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                              cwd=self.tmp, preexec_fn=preexec if (main or nofile) else None)
             _live.add(self)
-            if self._wait_healthy(5.0):
+            if self._wait_healthy(5.0 * TIME_SCALE):
                 self.ready_s = time.monotonic() - t0
                 return self
             rc = self.proc.poll()
@@ -243,7 +256,7 @@ class ChatdServer:
             if self.proc.poll() is not None:
                 return False
             try:
-                status, _, body = http_request(self.port, "/healthz", timeout=1.0)
+                status, _, body = http_request(self.port, "/healthz", timeout=1.0 * TIME_SCALE)
                 if status == 200 and json.loads(body).get("status") == "ok":
                     return True
             except (OSError, AssertionError, ValueError):
@@ -264,9 +277,10 @@ class ChatdServer:
         return self.returncode
 
     def stop(self, sig=signal.SIGTERM, timeout=3.0, check=True):
-        """Signal, wait up to timeout, and assert a clean exit (0)."""
+        """Signal, wait up to timeout (times TIME_SCALE), and assert a clean exit (0)."""
         if self.proc is None:
             return None
+        timeout *= TIME_SCALE
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         t0 = time.monotonic()
@@ -331,8 +345,9 @@ class ChatdServer:
         return status, json.loads(body)
 
     def wait_stderr(self, words, timeout=10.0):
-        """True once words appear in the server's output, False after timeout s."""
-        deadline = time.monotonic() + timeout
+        """True once words appear in the server's output, False after timeout s
+        (times TIME_SCALE)."""
+        deadline = time.monotonic() + timeout * TIME_SCALE
         while time.monotonic() < deadline:
             if words in self.stderr():
                 return True

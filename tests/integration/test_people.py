@@ -17,11 +17,13 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import wsclient  # noqa: E402
-from chatdtest import ChatdTestCase  # noqa: E402
+from chatdtest import TIME_SCALE, ChatdTestCase  # noqa: E402
 
 _counter = itertools.count(1)
 
-GRACE_MS = 1000
+# Long enough for a reload (close, then a new handshake) to fall inside it,
+# also under valgrind.
+GRACE_MS = 1000 * TIME_SCALE
 
 
 def uniq(prefix="r"):

@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from chatdtest import ChatdTestCase  # noqa: E402
+from chatdtest import TIME_SCALE, ChatdTestCase  # noqa: E402
 
 _counter = itertools.count(1)
 
@@ -53,7 +53,7 @@ class PersonalTest(ChatdTestCase):
         """A tab that gets exactly `name` once the server has seen that name's
         last connection close (its close is processed a little after the
         close handshake)."""
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + wait * TIME_SCALE
         while True:
             ws, w = self.tab(room, name, session)
             if w["username"] == name or time.monotonic() > deadline:

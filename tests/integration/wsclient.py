@@ -35,6 +35,8 @@ OPNAMES = {OP_CONT: "cont", OP_TEXT: "text", OP_BINARY: "binary", OP_CLOSE: "clo
            OP_PONG: "pong"}
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# Seconds a receive waits by default (None below means this, read at call
+# time: chatdtest.py scales it when chatd runs under valgrind).
 DEFAULT_TIMEOUT = 5.0
 
 
@@ -121,14 +123,14 @@ class WSClient:
     """One WebSocket connection. Construct, then handshake() (or use connect())."""
 
     def __init__(self, port, path="/ws/general", host="127.0.0.1", source=None, rcvbuf=None,
-                 headers=None, timeout=DEFAULT_TIMEOUT, auto_close_reply=True):
+                 headers=None, timeout=None, auto_close_reply=True):
         self.port = port
         self.path = path
         self.host = host
         self.source = source
         self.rcvbuf = rcvbuf
         self.extra_headers = dict(headers or {})
-        self.timeout = timeout
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.auto_close_reply = auto_close_reply
         self.sock = None
         self.buf = bytearray()
@@ -512,7 +514,7 @@ def ws_path(room, name=None, since=None, query=None):
 
 
 def connect(port, room="general", name=None, since=None, host="127.0.0.1", source=None, rcvbuf=None,
-            headers=None, timeout=DEFAULT_TIMEOUT, path=None, query=None):
+            headers=None, timeout=None, path=None, query=None):
     """Open a chat socket, asserting the upgrade (101). query: more parameters
     ({"multi": "1"}, ...) after name and since."""
     ws = WSClient(port, path or ws_path(room, name, since, query), host=host, source=source, rcvbuf=rcvbuf,
