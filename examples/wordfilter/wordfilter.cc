@@ -1,11 +1,12 @@
 /*
  * wordfilter: a word filter in C++, as a third party writes one. Words from
  * its list are masked (or, with action = deny, the message is refused) in
- * room messages AND in private messages (/msg, /w: the filter's MESSAGE hook
- * runs before privmsg takes them out of the room), and names containing one
- * are refused (CHATD_EV_NICK: at connect the client becomes a guest and is
- * told why; a rename is refused). Matching ignores ASCII case and finds whole
- * words only ("ass" is not in "class").
+ * room messages AND in private messages (CHATD_EV_PRIVATE: /msg, /w and
+ * {"type":"private"} frames alike; on a core without that event the MESSAGE
+ * hook runs before privmsg takes /msg out of the room instead), and names
+ * containing one are refused (CHATD_EV_NICK: at connect the client becomes a
+ * guest and is told why; a rename is refused). Matching ignores ASCII case and
+ * finds whole words only ("ass" is not in "class").
  *
  * Build it against the installed SDK (docs/plugins.md): the header is
  * extern "C" and declares the entry points, so a C++ plugin needs nothing more
@@ -30,9 +31,12 @@
 
 namespace {
 
-/* Runs after a rate limiter (CHATD_PRIO_EARLY) and before privmsg takes
- * "/msg" out of the room (CHATD_PRIO_EARLY + 10): private messages too. */
-constexpr int FILTER_PRIO = CHATD_PRIO_EARLY + 5;
+/* Where the MESSAGE hook runs. With CHATD_EV_PRIVATE (every private message
+ * passes it) at the default priority, with the other filters; on an older core
+ * after a rate limiter (CHATD_PRIO_EARLY) and before privmsg takes "/msg" out of
+ * the room (CHATD_PRIO_EARLY + 10), so that private messages are filtered too. */
+constexpr int FILTER_PRIO = CHATD_PRIO_DEFAULT;
+constexpr int FILTER_PRIO_OLD_CORE = CHATD_PRIO_EARLY + 5;
 
 struct Settings {
 	std::vector<std::string> words; // lower case
@@ -103,12 +107,13 @@ std::string parse(const chatd_option *opts, int nopts, Settings &st, int &bad)
 	return st.words.empty() ? "no words: give words = ... or words_file = FILE" : "";
 }
 
-int message_impl(void *event, void *userdata)
+/* A room or private message's text: CHATD_OK (text untouched, or masked
+ * into `masked`) or CHATD_DENY (error_message set). */
+template <typename Event> int filter_text(Filter *f, Event *ev, std::string &masked, bool &changed)
 {
-	auto *ev = static_cast<chatd_message_event *>(event);
-	auto *f = static_cast<Filter *>(userdata);
-	std::string text(ev->text, ev->text_len);
-	auto found = find_words(f->settings, text);
+	masked.assign(ev->text, ev->text_len);
+	changed = false;
+	auto found = find_words(f->settings, masked);
 	if (found.empty())
 		return CHATD_OK;
 	f->api->counter_add(f->self, "filtered", 1);
@@ -120,9 +125,33 @@ int message_impl(void *event, void *userdata)
 	}
 	for (const auto &[at, len] : found) // keep the first letter: "d***"
 		for (size_t i = at + 1; i < at + len; i++)
-			text[i] = '*';
-	f->api->message_set_text(ev, text.c_str());
+			masked[i] = '*';
+	changed = true;
 	return CHATD_OK;
+}
+
+int message_impl(void *event, void *userdata)
+{
+	auto *ev = static_cast<chatd_message_event *>(event);
+	auto *f = static_cast<Filter *>(userdata);
+	std::string text;
+	bool changed;
+	int r = filter_text(f, ev, text, changed);
+	if (changed)
+		f->api->message_set_text(ev, text.c_str());
+	return r;
+}
+
+int private_impl(void *event, void *userdata)
+{
+	auto *ev = static_cast<chatd_private_event *>(event);
+	auto *f = static_cast<Filter *>(userdata);
+	std::string text;
+	bool changed;
+	int r = filter_text(f, ev, text, changed);
+	if (changed)
+		f->api->private_set_text(ev, text.c_str());
+	return r;
 }
 
 int nick_impl(void *event, void *userdata)
@@ -158,6 +187,15 @@ int on_message(int, void *event, void *userdata)
 {
 	try {
 		return message_impl(event, userdata);
+	} catch (...) {
+		return CHATD_OK;
+	}
+}
+
+int on_private(int, void *event, void *userdata)
+{
+	try {
+		return private_impl(event, userdata);
 	} catch (...) {
 		return CHATD_OK;
 	}
@@ -209,7 +247,12 @@ int chatd_plugin_init(chatd_plugin *self, const chatd_api *api, const chatd_opti
 		api->option_error(self, nullptr, "%s", e.what());
 		return -1;
 	}
-	if (api->hook_register(self, CHATD_EV_MESSAGE, on_message, f.get(), FILTER_PRIO) ||
+	// Private messages: CHATD_EV_PRIVATE when the core has it (issue 16's
+	// api->private_set_text came with it), else the early MESSAGE hook.
+	bool private_event = CHATD_API_HAS(api, private_set_text);
+	if ((private_event && api->hook_register(self, CHATD_EV_PRIVATE, on_private, f.get(), CHATD_PRIO_DEFAULT)) ||
+	    api->hook_register(self, CHATD_EV_MESSAGE, on_message, f.get(),
+			       private_event ? FILTER_PRIO : FILTER_PRIO_OLD_CORE) ||
 	    api->hook_register(self, CHATD_EV_NICK, on_nick, f.get(), CHATD_PRIO_DEFAULT) ||
 	    api->hook_register(self, CHATD_EV_RELOAD, on_reload, f.get(), CHATD_PRIO_DEFAULT))
 		return -1;
