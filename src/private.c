@@ -87,6 +87,17 @@ static int deliver(struct chatd_private_event *ev, int64_t id)
 	return 0;
 }
 
+/* p's latest connection that is not closing (NULL: none, or p NULL): a
+ * receiver that is only closing is nobody to deliver to, and a storage hook
+ * must not keep a message the sender is told was not delivered. */
+static struct chatd_client *live_connection(struct person *p)
+{
+	for (size_t i = p ? p->nconns : 0; i-- > 0;)
+		if (!p->conns[i]->closing && !p->conns[i]->gone)
+			return p->conns[i];
+	return NULL;
+}
+
 int private_send(struct chatd_private_request *req)
 {
 	struct chatd_client *from = req->from;
@@ -116,7 +127,7 @@ int private_send(struct chatd_private_request *req)
 	if (!req->to || !req->to[0])
 		return refuse(req, "bad_request", "whom to? the receiver's name is missing");
 	struct person *p = strlen(req->to) <= NICK_MAX_BYTES * 2 ? identity_find(srv, req->to) : NULL;
-	struct chatd_client *target = p && p->nconns ? p->conns[p->nconns - 1] : NULL;
+	struct chatd_client *target = live_connection(p);
 	struct private_core pc = { srv, NULL };
 	struct chatd_private_event ev = { .size = sizeof ev, .client = from, .to = p ? p->name : req->to,
 					  .target = target, .text = req->text, .text_len = len,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "checkutil.h"
+#include "client.h"
 #include "testcore.h"
 
 #define KEY_A "session-key-of-alice-0001"
@@ -114,6 +115,35 @@ START_TEST(private_frame_errors_carry_the_client_id)
 	ck_assert_str_eq(str(e, "code"), "bad_request");
 	json_decref(e);
 	ck_assert_int_eq(tc_close_code(a), 0);
+}
+END_TEST
+
+START_TEST(a_closing_receiver_is_nobody_and_nothing_is_stored)
+{
+	struct chatd_client *a = conn("r", "Alice", KEY_A), *b1 = conn("r", "Bob", KEY_B);
+	struct chatd_client *b2 = conn("s", "Bob", KEY_B);
+	struct chatd_client *all[] = { a, b1, b2 };
+	drain_all(all, 3);
+	/* Bob's newest tab is closing: the message goes to the one that is not */
+	client_close(b2, 1000, "bye");
+	tc_send(tc, a, "{\"type\":\"private\",\"to\":\"Bob\",\"text\":\"still here?\"}");
+	json_t *m = next(b1, "private");
+	ck_assert_str_eq(str(m, "text"), "still here?");
+	json_decref(m);
+	ck_assert_int_eq(counter_value(tc, "history", "private_stored"), 1);
+	/* every tab of Bob closing: nobody to deliver to, so nothing is kept either */
+	client_close(b1, 1000, "bye");
+	tc_drain(a);
+	tc_send(tc, a, "{\"type\":\"private\",\"to\":\"Bob\",\"text\":\"gone?\",\"client_id\":\"g\"}");
+	json_t *e = next(a, "error");
+	ck_assert_str_eq(str(e, "code"), "no_such_user");
+	ck_assert_str_eq(str(e, "client_id"), "g");
+	json_decref(e);
+	ck_assert_int_eq(counter_value(tc, "history", "private_stored"), 1);
+	tc_send(tc, a, "{\"type\":\"history\",\"dm\":\"Bob\"}");
+	json_t *h = next(a, "history");
+	ck_assert_uint_eq(json_array_size(json_object_get(h, "messages")), 1);
+	json_decref(h);
 }
 END_TEST
 
@@ -363,6 +393,7 @@ int main(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, private_frame_reaches_every_tab_of_both);
 	tcase_add_test(t, private_frame_errors_carry_the_client_id);
+	tcase_add_test(t, a_closing_receiver_is_nobody_and_nothing_is_stored);
 	tcase_add_test(t, a_default_priority_filter_sees_changes_and_denies);
 	tcase_add_test(t, only_the_two_people_read_a_conversation_back);
 	tcase_add_test(t, read_positions_are_forward_only_and_every_tab_is_told);
