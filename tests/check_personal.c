@@ -324,6 +324,29 @@ START_TEST(a_reload_keeps_the_unread_counts_and_mentions)
 }
 END_TEST
 
+START_TEST(a_long_absence_counts_the_newest_ten_thousand)
+{
+	struct chatd_client *a = conn("big", "Alice", KEY_A);
+	tc_disconnect(tc, a); /* her position: 0, the room's newest then */
+	struct chatd_client *carol = conn("big", "Carol", NULL);
+	char text[64];
+	for (int i = 1; i <= 10005; i++) { /* every tenth names her */
+		snprintf(text, sizeof text, i % 10 ? "message %d" : "message %d for alice", i);
+		send_json(tc, carol, json_pack("{s:s,s:s}", "type", "message", "text", text));
+		if (i % 500 == 0 || i == 10005) {
+			tc_idle(tc);
+			tc_drain(carol);
+		}
+	}
+	a = conn("big", "Alice", KEY_A);
+	json_t *r = next(a, "read");
+	ck_assert_int_eq(num(r, "id"), 0);
+	ck_assert_int_eq(num(r, "unread"), 10000);  /* the newest 10,000 looked at: 6..10005 */
+	ck_assert_int_eq(num(r, "mentions"), 1000); /* 10, 20, ... 10000 */
+	json_decref(r);
+}
+END_TEST
+
 START_TEST(conversation_read_positions)
 {
 	struct chatd_client *a = conn("r", "Alice", KEY_A), *b = conn("r", "Bob", KEY_B);
@@ -398,6 +421,7 @@ int main(void)
 	tcase_add_test(t, only_the_two_people_read_a_conversation_back);
 	tcase_add_test(t, read_positions_are_forward_only_and_every_tab_is_told);
 	tcase_add_test(t, a_reload_keeps_the_unread_counts_and_mentions);
+	tcase_add_test(t, a_long_absence_counts_the_newest_ten_thousand);
 	tcase_add_test(t, conversation_read_positions);
 	tcase_add_test(t, private_ids_go_on_after_a_restart);
 	suite_add_tcase(s, t);

@@ -83,8 +83,10 @@ static const char *const statement_sql[ST_COUNT_] = {
 	[ST_READ_ADVANCE] = "INSERT INTO read_positions(name, session, kind, target, id) VALUES (?1, ?2, ?3, ?4, ?5)"
 			    " ON CONFLICT (name, session, kind, target) DO UPDATE SET id = excluded.id"
 			    " WHERE excluded.id > read_positions.id",
-	[ST_ROOM_UNREAD] = "SELECT COUNT(*), COALESCE(SUM(chatd_mentions(text, ?3)), 0) FROM messages"
-			   " WHERE room = ?1 AND id > ?2 AND username <> ?3",
+	/* the newest ?4 messages after ?2 at most: a join never scans a whole backlog */
+	[ST_ROOM_UNREAD] = "SELECT COUNT(*), COALESCE(SUM(chatd_mentions(text, ?3)), 0) FROM"
+			   " (SELECT username, text FROM messages WHERE room = ?1 AND id > ?2"
+			   " ORDER BY id DESC LIMIT ?4) WHERE username <> ?3",
 };
 
 /*
@@ -1052,6 +1054,7 @@ int hstore_room_unread(struct hstore *s, const char *room, int64_t after, const 
 	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, after);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, HSTORE_UNREAD_SCAN_MAX);
 	if (step_ints(s, st, v, 2, NULL, "counting unread messages"))
 		return -1;
 	*unread = v[0];

@@ -215,11 +215,16 @@ int hstore_read_get(struct hstore *s, const char *name, const char *session, int
  * a first one is created). */
 int hstore_read_advance(struct hstore *s, const char *name, const char *session, int kind, const char *target,
 			int64_t id);
+/* Messages hstore_room_unread looks at, at most (the newest after the read
+ * position): 10,000 take about 6 ms here, a million over half a second. */
+#define HSTORE_UNREAD_SCAN_MAX 10000
+
 /*
  * Room messages after `after` by others than `name`: how many (*unread), and
  * how many of those name `name` as a whole word, in any case (*mentions:
  * ASCII letters fold; a word is a run of letters, digits, '_' and non-ASCII
- * characters, so "alice" in "malice" is none).
+ * characters, so "alice" in "malice" is none). Only the newest
+ * HSTORE_UNREAD_SCAN_MAX messages after `after` are looked at.
  */
 int hstore_room_unread(struct hstore *s, const char *room, int64_t after, const char *name, int64_t *unread,
 		       int64_t *mentions);
