@@ -131,7 +131,8 @@ int private_send(struct chatd_private_request *req)
 	struct private_core pc = { srv, NULL };
 	struct chatd_private_event ev = { .size = sizeof ev, .client = from, .to = p ? p->name : req->to,
 					  .target = target, .text = req->text, .text_len = len,
-					  .client_id = client_id, .ts = now_ms(), .core_private = &pc };
+					  .client_id = client_id, .ts = now_ms(), .core_private = &pc,
+					  .message = req->answering };
 	int res = hooks_any(&srv->hooks, CHATD_EV_PRIVATE) ? hooks_dispatch(&srv->hooks, CHATD_EV_PRIVATE, &ev)
 							   : CHATD_OK;
 	if (res == CHATD_DENY) {

@@ -86,6 +86,49 @@ START_TEST(burst_then_refusal_with_retry_after)
 }
 END_TEST
 
+/* c sends frame; the first answer c gets (new). */
+static json_t *send_frame(struct testcore *tc, struct chatd_client *c, const char *frame)
+{
+	tc_drain(c);
+	tc_send(tc, c, frame);
+	json_t *v = tc_recv(tc, c);
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+START_TEST(private_messages_cost_one_message_token)
+{
+	struct testcore *tc = rl_core("messages_per_second = 1\nmessage_burst = 3\n[plugin privmsg]\n");
+	struct chatd_client *a = join(tc, "Alice", NULL);
+	join(tc, "Bob", NULL);
+	/* "/msg" pays in the MESSAGE hook, not once more as a private message */
+	for (int i = 0; i < 3; i++) {
+		json_t *v = send_frame(tc, a, "{\"type\":\"message\",\"text\":\"/msg bob hi\"}");
+		ck_assert_str_eq(str(v, "type"), "private");
+		json_decref(v);
+	}
+	json_t *v = send_frame(tc, a, "{\"type\":\"private\",\"to\":\"bob\",\"text\":\"hi\",\"client_id\":\"p4\"}");
+	ck_assert_str_eq(str(v, "type"), "error");
+	ck_assert_str_eq(str(v, "code"), "rate_limited");
+	ck_assert_str_eq(str(v, "client_id"), "p4");
+	ck_assert_int_gt(num(v, "retry_after_ms"), 0);
+	json_decref(v);
+	tc_free(tc);
+	/* the private frame pays its own token */
+	tc = rl_core("messages_per_second = 1\nmessage_burst = 3\n[plugin privmsg]\n");
+	a = join(tc, "Alice", NULL);
+	join(tc, "Bob", NULL);
+	for (int i = 0; i < 3; i++) {
+		v = send_frame(tc, a, "{\"type\":\"private\",\"to\":\"bob\",\"text\":\"hi\"}");
+		ck_assert_str_eq(str(v, "type"), "private");
+		json_decref(v);
+	}
+	expect_limited(tc, a, "and a room message too");
+	ck_assert_int_eq(counter(tc, "refused_messages"), 1);
+	tc_free(tc);
+}
+END_TEST
+
 START_TEST(bucket_refills_with_time)
 {
 	struct testcore *tc = rl_core("messages_per_second = 20\nmessage_burst = 1\n");
@@ -412,6 +455,7 @@ int main(void)
 	TCase *tc = tcase_create("ratelimit");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, burst_then_refusal_with_retry_after);
+	tcase_add_test(tc, private_messages_cost_one_message_token);
 	tcase_add_test(tc, bucket_refills_with_time);
 	tcase_add_test(tc, connection_limits_are_per_connection);
 	tcase_add_test(tc, address_limit_is_shared_by_connections_of_one_address);

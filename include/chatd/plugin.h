@@ -209,7 +209,11 @@ struct chatd_private_event {
 	const char *error_message; /* out on DENY */
 	int retry_after_ms;        /* out on DENY, 0 = none */
 	void *core_private;        /* do not touch */
-	void *reserved[8];
+	/* borrowed, NULL for none: the room message this private message came
+	 * from ("/msg NAME text"), which went through the MESSAGE hooks already
+	 * (a rate limiter counted it there); NULL for a {"type":"private"} frame */
+	struct chatd_message_event *message;
+	void *reserved[7];
 };
 
 /* What a plugin hands api->private_send: a private message to deliver. */

@@ -2,7 +2,7 @@
  * ratelimit: token buckets against flooding, and a per-address connection cap.
  *
  *   [plugin ratelimit]
- *   messages_per_second = 5            per connection (room messages, /msg too)
+ *   messages_per_second = 5            per connection (room and private messages)
  *   message_burst = 10
  *   bytes_per_second = 64k             per connection (every client frame)
  *   byte_burst = 128k
@@ -364,13 +364,12 @@ static int on_receive(int event_id, void *event, void *userdata)
 		      &ev->retry_after_ms);
 }
 
-/* CHATD_EV_MESSAGE: every room message (and /msg) costs one message token. */
-static int on_message(int event_id, void *event, void *userdata)
+/* One message token from c's connection and address: CHATD_OK, or what
+ * refuse() says (the error in *code, *message, *retry_after_ms). */
+static int take_message(struct ratelimit *rl, chatd_client *c, const char **code, const char **message,
+			int *retry_after_ms)
 {
-	struct chatd_message_event *ev = event;
-	struct ratelimit *rl = userdata;
-	(void)event_id;
-	struct conn *conn = conn_of(rl, ev->client);
+	struct conn *conn = conn_of(rl, c);
 	if (!conn)
 		return CHATD_OK;
 	int64_t wait = take_both(&conn->msgs, &rl->cfg.conn_msgs, &conn->addr->msgs, &rl->cfg.addr_msgs, 1,
@@ -379,8 +378,27 @@ static int on_message(int event_id, void *event, void *userdata)
 		conn->refusals = 0;
 		return CHATD_OK;
 	}
-	return refuse(rl, ev->client, conn, LIMIT_MESSAGES, wait, &ev->error_code, &ev->error_message,
-		      &ev->retry_after_ms);
+	return refuse(rl, c, conn, LIMIT_MESSAGES, wait, code, message, retry_after_ms);
+}
+
+/* CHATD_EV_MESSAGE: every room message (and /msg) costs one message token. */
+static int on_message(int event_id, void *event, void *userdata)
+{
+	struct chatd_message_event *ev = event;
+	(void)event_id;
+	return take_message(userdata, ev->client, &ev->error_code, &ev->error_message, &ev->retry_after_ms);
+}
+
+/* CHATD_EV_PRIVATE: a private message costs one message token like a room
+ * message, unless it came from one ("/msg NAME text": on_message took its
+ * token). */
+static int on_private(int event_id, void *event, void *userdata)
+{
+	struct chatd_private_event *ev = event;
+	(void)event_id;
+	if (ev->message)
+		return CHATD_OK;
+	return take_message(userdata, ev->client, &ev->error_code, &ev->error_message, &ev->retry_after_ms);
 }
 
 /* CHATD_EV_CONNECT, early: refuse an address already at its connection cap. */
@@ -560,7 +578,9 @@ static int register_hooks(struct ratelimit *rl)
 	       api->hook_register(self, CHATD_EV_RECEIVE, on_receive, rl, CHATD_PRIO_EARLY) ||
 	       api->hook_register(self, CHATD_EV_MESSAGE, on_message, rl, CHATD_PRIO_EARLY) ||
 	       api->hook_register(self, CHATD_EV_DISCONNECT, on_disconnect, rl, CHATD_PRIO_DEFAULT) ||
-	       api->hook_register(self, CHATD_EV_TICK, on_tick, rl, CHATD_PRIO_DEFAULT);
+	       api->hook_register(self, CHATD_EV_TICK, on_tick, rl, CHATD_PRIO_DEFAULT) ||
+	       (CHATD_API_HAS(api, private_send) && /* a core with private messages (issue 16) */
+		api->hook_register(self, CHATD_EV_PRIVATE, on_private, rl, CHATD_PRIO_EARLY));
 }
 
 /* Make every counter visible on /metrics from the start. */
