@@ -49,24 +49,20 @@ static int refuse(struct chatd_private_request *req, const char *code, const cha
 	return CHATD_DENY;
 }
 
-/* Queue b to every connection of p (or to c alone without a person), the
- * sender's own connection `from` getting own instead. */
-static void send_to_person(struct person *p, struct chatd_client *c, struct chatd_client *from, struct outbuf *b,
-			   struct outbuf *own)
+/* Queue b to every connection of p, the sender's own connection `from`
+ * getting own instead. */
+static void send_to_person(struct person *p, struct chatd_client *from, struct outbuf *b, struct outbuf *own)
 {
-	if (!p) {
-		client_send(c, c == from ? own : b, CHATD_SEND_NORMAL);
-		return;
-	}
 	for (size_t i = 0; i < p->nconns; i++)
 		client_send(p->conns[i], p->conns[i] == from ? own : b, CHATD_SEND_NORMAL);
 }
 
 /* The private frame of ev, encoded once for everybody and once more with
- * the client_id for the sender's connection; to every connection of both. */
-static int deliver(struct chatd_private_event *ev, int64_t id)
+ * the client_id for the sender's connection; to every connection of both
+ * (the receiver `to`, which has none while it is away for a moment). */
+static int deliver(struct chatd_private_event *ev, struct person *to, int64_t id)
 {
-	struct chatd_client *from = ev->client, *to = ev->target;
+	struct chatd_client *from = ev->client;
 	json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I}", "type", "private", "id", (json_int_t)id, "from", from->name,
 			      "to", to->name, "text", ev->text, "ts", (json_int_t)ev->ts);
 	struct outbuf *b = o ? json_to_outbuf(o) : NULL, *own = NULL;
@@ -79,9 +75,9 @@ static int deliver(struct chatd_private_event *ev, int64_t id)
 		outbuf_unref(b);
 		return -1;
 	}
-	send_to_person(to->person, to, from, b, own ? own : b);
-	if (from->person != to->person || !from->person)
-		send_to_person(from->person, from, from, b, own ? own : b);
+	send_to_person(to, from, b, own ? own : b);
+	if (from->person != to)
+		send_to_person(from->person, from, b, own ? own : b);
 	outbuf_unref(b);
 	outbuf_unref(own);
 	return 0;
@@ -96,6 +92,18 @@ static struct chatd_client *live_connection(struct person *p)
 		if (!p->conns[i]->closing && !p->conns[i]->gone)
 			return p->conns[i];
 	return NULL;
+}
+
+/* The session of p in hex (into out, 2 * SHA256_BYTES + 1 bytes) when p is
+ * away for a moment: no connection, its name kept for its session
+ * (presence_grace_ms: a reload). NULL otherwise. */
+static const char *away_session(const struct person *p, char *out)
+{
+	if (!p || p->nconns || !p->has_session)
+		return NULL;
+	for (size_t i = 0; i < SHA256_BYTES; i++)
+		snprintf(out + 2 * i, 3, "%02x", p->session[i]);
+	return out;
 }
 
 int private_send(struct chatd_private_request *req)
@@ -128,11 +136,12 @@ int private_send(struct chatd_private_request *req)
 		return refuse(req, "bad_request", "whom to? the receiver's name is missing");
 	struct person *p = strlen(req->to) <= NICK_MAX_BYTES * 2 ? identity_find(srv, req->to) : NULL;
 	struct chatd_client *target = live_connection(p);
+	char away_hex[2 * SHA256_BYTES + 1];
 	struct private_core pc = { srv, NULL };
 	struct chatd_private_event ev = { .size = sizeof ev, .client = from, .to = p ? p->name : req->to,
 					  .target = target, .text = req->text, .text_len = len,
 					  .client_id = client_id, .ts = now_ms(), .core_private = &pc,
-					  .message = req->answering };
+					  .message = req->answering, .to_session = away_session(p, away_hex) };
 	int res = hooks_any(&srv->hooks, CHATD_EV_PRIVATE) ? hooks_dispatch(&srv->hooks, CHATD_EV_PRIVATE, &ev)
 							   : CHATD_OK;
 	if (res == CHATD_DENY) {
@@ -143,7 +152,10 @@ int private_send(struct chatd_private_request *req)
 	}
 	if (res == CHATD_CONSUMED)
 		goto done;
-	if (!target || target->closing || target->gone || from->closing || from->gone) {
+	/* a receiver away for a moment: delivered only when a storage plugin kept
+	 * it for that session (it set the id); the receiver reads it back */
+	int kept = !target && ev.to_session && ev.id > 0;
+	if ((!target && !kept) || (target && (target->closing || target->gone)) || from->closing || from->gone) {
 		size_t shown = strlen(req->to) > 64 ? 64 : strlen(req->to);
 		while (shown && shown < strlen(req->to) && ((unsigned char)req->to[shown] & 0xc0) == 0x80)
 			shown--; /* on a character boundary */
@@ -156,7 +168,7 @@ int private_send(struct chatd_private_request *req)
 		srv->private_last_id = ev.id; /* a storage plugin gave it (ids go on from its own) */
 	else
 		ev.id = ++srv->private_last_id;
-	if (deliver(&ev, ev.id)) {
+	if (deliver(&ev, p, ev.id)) {
 		res = refuse(req, "internal", "out of memory");
 		goto done;
 	}

@@ -147,6 +147,61 @@ START_TEST(a_closing_receiver_is_nobody_and_nothing_is_stored)
 }
 END_TEST
 
+START_TEST(a_receiver_reloading_finds_it_when_back)
+{
+	tc_free(tc);
+	tc = tc_new("[server]\npresence_grace_ms = 60000\n[plugin privmsg]\n"
+		    "[plugin history]\ncommit_delay = 0\nreplay = 0\n");
+	struct chatd_client *a = conn("r", "Alice", KEY_A), *b = conn("r", "Bob", KEY_B);
+	tc_drain(a);
+	tc_disconnect(tc, b); /* a reload: Bob keeps his name (and his place) for the grace period */
+	tc_send(tc, a, "{\"type\":\"private\",\"to\":\"bob\",\"text\":\"while you reload\",\"client_id\":\"r1\"}");
+	json_t *echo = next(a, "private");
+	ck_assert_str_eq(str(echo, "client_id"), "r1");
+	ck_assert_str_eq(str(echo, "to"), "Bob");
+	json_int_t id = num(echo, "id");
+	ck_assert_int_gt(id, 0);
+	json_decref(echo);
+	ck_assert_int_eq(counter_value(tc, "history", "private_stored"), 1);
+	/* Bob is back (same session): the conversation, unread, and the message itself */
+	b = conn("r", "Bob", KEY_B);
+	ck_assert_str_eq(b->name, "Bob");
+	json_t *dms = next(b, "dms");
+	json_t *conv = json_array_get(json_object_get(dms, "conversations"), 0);
+	ck_assert_str_eq(str(conv, "with"), "Alice");
+	ck_assert_int_eq(num(conv, "unread"), 1);
+	ck_assert_int_eq(num(conv, "last_id"), id);
+	json_decref(dms);
+	tc_send(tc, b, "{\"type\":\"history\",\"dm\":\"alice\"}");
+	json_t *h = next(b, "history");
+	ck_assert_str_eq(str(json_array_get(json_object_get(h, "messages"), 0), "text"), "while you reload");
+	json_decref(h);
+	/* a person without a session has no grace: gone is gone */
+	struct chatd_client *n = conn("r", "Nosession", NULL);
+	tc_disconnect(tc, n);
+	tc_send(tc, a, "{\"type\":\"private\",\"to\":\"Nosession\",\"text\":\"hi\"}");
+	json_t *e = next(a, "error");
+	ck_assert_str_eq(str(e, "code"), "no_such_user");
+	json_decref(e);
+}
+END_TEST
+
+START_TEST(without_history_a_reloading_receiver_is_nobody)
+{
+	tc_free(tc);
+	tc = tc_new("[server]\npresence_grace_ms = 60000\n[plugin privmsg]\n");
+	struct chatd_client *a = conn("r", "Alice", KEY_A), *b = conn("r", "Bob", KEY_B);
+	tc_drain(a);
+	tc_disconnect(tc, b);
+	tc_send(tc, a, "{\"type\":\"private\",\"to\":\"Bob\",\"text\":\"lost?\",\"client_id\":\"x\"}");
+	json_t *e = next(a, "error");
+	ck_assert_str_eq(str(e, "code"), "no_such_user");
+	ck_assert_str_eq(str(e, "client_id"), "x");
+	json_decref(e);
+	ck_assert_int_eq(count(a, "private"), 0);
+}
+END_TEST
+
 START_TEST(a_default_priority_filter_sees_changes_and_denies)
 {
 	struct chatd_client *a = conn("r", "Alice", KEY_A), *b = conn("r", "Bob", KEY_B);
@@ -417,6 +472,8 @@ int main(void)
 	tcase_add_test(t, private_frame_reaches_every_tab_of_both);
 	tcase_add_test(t, private_frame_errors_carry_the_client_id);
 	tcase_add_test(t, a_closing_receiver_is_nobody_and_nothing_is_stored);
+	tcase_add_test(t, a_receiver_reloading_finds_it_when_back);
+	tcase_add_test(t, without_history_a_reloading_receiver_is_nobody);
 	tcase_add_test(t, a_default_priority_filter_sees_changes_and_denies);
 	tcase_add_test(t, only_the_two_people_read_a_conversation_back);
 	tcase_add_test(t, read_positions_are_forward_only_and_every_tab_is_told);

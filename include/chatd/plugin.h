@@ -196,8 +196,8 @@ struct chatd_private_event {
 				    * it when that name is known here, else as asked) */
 	chatd_client *target;      /* borrowed: a connection of the receiver on this server
 				    * (its latest), NULL when nobody by that name is connected
-				    * here: unless a hook consumes it, the sender then gets
-				    * no_such_user */
+				    * here: unless a hook consumes it (or keeps it: see
+				    * to_session), the sender then gets no_such_user */
 	const char *text;          /* borrowed: current text, NUL-terminated */
 	size_t text_len;
 	const char *client_id;     /* borrowed: the sender's client_id (1-64 bytes), NULL when none */
@@ -213,7 +213,14 @@ struct chatd_private_event {
 	 * from ("/msg NAME text"), which went through the MESSAGE hooks already
 	 * (a rate limiter counted it there); NULL for a {"type":"private"} frame */
 	struct chatd_message_event *message;
-	void *reserved[7];
+	/* borrowed, NULL for none: when `target` is NULL because the receiver
+	 * is away for a moment (no connection, its name kept for its session
+	 * for presence_grace_ms: a reload), that session (64 hex, as
+	 * api->client_session gives it). A storage plugin that keeps the
+	 * message for that session sets `id`: the core then delivers it to the
+	 * sender's connections (no no_such_user), the receiver reads it back */
+	const char *to_session;
+	void *reserved[6];
 };
 
 /* What a plugin hands api->private_send: a private message to deliver. */

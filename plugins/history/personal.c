@@ -148,26 +148,34 @@ static int on_read_frame(int event_id, void *event, void *userdata)
 
 /* CHATD_EV_PRIVATE, after the filters: store the message between the two
  * people (each with its session) and give it its id. Only a message whose
- * receiver is connected here (the core delivers it). */
+ * receiver is connected here (the core delivers it), or away for a moment
+ * with its session (a reload: kept for it, the core then echoes it to the
+ * sender; not kept, it is refused as no_such_user). */
 static int on_private(int event_id, void *event, void *userdata)
 {
 	struct chatd_private_event *ev = event;
 	struct personal *p = userdata;
 	const struct chatd_api *api = p->api;
 	(void)event_id;
-	if (!ev->target)
+	const char *away = ev->to_session; /* a reserved slot: NULL from an older core */
+	if (!ev->target && !away)
 		return CHATD_OK;
-	struct hstore_dm m = { .id = ++p->dm_last_id, .ts = ev->ts, .from = api->client_name(ev->client),
-			       .from_session = api->client_session(ev->client), .to = api->client_name(ev->target),
-			       .to_session = api->client_session(ev->target), .text = ev->text,
+	struct hstore_dm m = { .id = p->dm_last_id + 1, .ts = ev->ts, .from = api->client_name(ev->client),
+			       .from_session = api->client_session(ev->client),
+			       .to = ev->target ? api->client_name(ev->target) : ev->to,
+			       .to_session = ev->target ? api->client_session(ev->target) : away, .text = ev->text,
 			       .text_len = ev->text_len };
-	ev->id = m.id;
+	p->dm_last_id = m.id;
 	if (hstore_dm_insert(p->db, &m)) {
 		failed(p, "store a private message");
+		if (!ev->target)
+			return CHATD_OK; /* no id: nobody to deliver it to (no_such_user) */
+		ev->id = m.id;
 		api->send_error(ev->client, "not_stored",
 				"your private message was delivered but could not be stored in history", 0);
 		return CHATD_OK;
 	}
+	ev->id = m.id;
 	succeeded(p);
 	api->counter_add(p->self, "private_stored", 1);
 	return CHATD_OK;

@@ -150,6 +150,29 @@ class PersonalTest(ChatdTestCase):
         r = t.expect(type="read", room=room)
         self.assertEqual((r["unread"], r["mentions"]), (4, 2))
 
+    def test_a_private_message_to_someone_reloading_waits_for_them(self):
+        srv = self.start_server({"server": {"presence_grace_ms": 3000 * TIME_SCALE},
+                                 "plugin privmsg": {}, "plugin history": {"commit_delay": 0, "replay": 0}})
+        room, alice, bob, ka, kb = uniq("room"), uniq("Alice"), uniq("Bob"), key(uniq()), key(uniq())
+        a = self.connect(room, alice, srv=srv, query={"multi": "1", "session": ka})
+        a.expect(type="welcome")
+        b = self.connect(room, bob, srv=srv, query={"multi": "1", "session": kb})
+        b.expect(type="welcome")
+        a.expect(type="system", event="join", username=bob)
+        b.close()  # the reload: Bob's name and place are kept for the grace period
+        b.expect_close(allow_eof=True)
+        time.sleep(0.2)
+        a.send_json({"type": "private", "to": bob, "text": "are you back?", "client_id": "w1"})
+        echo = a.expect(type="private", client_id="w1")  # not no_such_user
+        self.assertEqual(echo["to"], bob)
+        back = self.connect(room, bob, srv=srv, query={"multi": "1", "session": kb})
+        self.assertEqual(back.expect(type="welcome")["username"], bob)
+        conv = back.expect(type="dms")["conversations"]
+        self.assertEqual([(c["with"], c["unread"], c["last_id"]) for c in conv], [(alice, 1, echo["id"])])
+        back.send_json({"type": "history", "dm": alice})
+        self.assertEqual([m["text"] for m in back.expect(type="history")["messages"]], ["are you back?"])
+        a.expect_silence(0.3)  # and no leave/join pair: the reload did not flap
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
