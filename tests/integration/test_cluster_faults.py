@@ -308,6 +308,38 @@ class RedisPaused(FaultCase):
         for n, a, b in zip(nodes, rss0, rss1):
             print("redis paused: %s RSS %+d kB" % (n.name, b - a), file=sys.stderr)
             self.assertLess(b - a, 20000, "%s grew %d kB while Redis was stopped" % (n.name, b - a))
+        # Item 1: a send answered `unavailable` may or may not be in Redis (it
+        # may have read the request before the node gave up on it): each one
+        # sent again with the same client_id on the same connection is
+        # answered with one message, and the room holds each text once.
+        recs = [Recorder(ws, "p%d" % i) for i, ws in enumerate(socks)]
+        t1 = time.monotonic()
+        for k in range(50):
+            socks[k % 3].send_json({"type": "message", "room": room, "text": "z%d" % k, "client_id": "z%d" % k})
+        deadline = time.monotonic() + 10.0
+        retried = {}
+        while len(retried) < 50 and time.monotonic() < deadline:
+            for i, r in enumerate(recs):
+                for _t, f in r.since(t1, type="message"):
+                    cid = f.get("client_id")
+                    if cid and int(cid[1:]) % 3 == i:
+                        retried.setdefault(cid, f)
+            time.sleep(0.05)
+        for r in recs:
+            r.finish()
+        self.assertEqual(sorted(retried, key=lambda c: int(c[1:])), ["z%d" % k for k in range(50)],
+                         "retries not answered with their message")
+        dups = sum(1 for f in retried.values() if f.get("duplicate"))
+        self.assertTrue(all(f["text"] == cid for cid, f in retried.items()), retried)
+        self.assertEqual(len({f["id"] for f in retried.values()}), 50, "two retries answered with one id")
+        ws, w = self.enter(nodes[1], room, "reader", since=0)
+        texts = [f["text"] for f in (ws.expect(type="message", timeout=5.0) for _ in range(w["last_id"]))]
+        ws.close()
+        for k in range(50):
+            self.assertEqual(texts.count("z%d" % k), 1, "z%d stored %d times" % (k, texts.count("z%d" % k)))
+        print("redis paused: the 50 sends retried with their client_id: %d were in Redis already "
+              "(answered duplicate), %d stored now; each text once in the room" % (dups, 50 - dups),
+              file=sys.stderr)
 
 
 class NodePaused(FaultCase):
