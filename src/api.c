@@ -16,6 +16,7 @@
 #include "remote.h"
 #include "room.h"
 #include "roomapi.h"
+#include "roomlist.h"
 #include "services.h"
 #include "watch.h"
 
@@ -403,4 +404,5 @@ const struct chatd_api chatd_api_table = {
 	.http_add_header = plugin_http_add_header,
 	.private_send = private_send,
 	.private_set_text = private_set_text,
+	.rooms_remote_set = roomlist_remote_set,
 };

@@ -17,4 +17,11 @@ int roomlist_hidden(const struct chatd_server *srv, const char *name);
  * ROOMLIST_MAX, with "more":true when some were left out. */
 void roomlist_send(struct chatd_server *srv, struct chatd_client *c);
 
+/* api->rooms_remote_set: the rooms other nodes have people in (names and
+ * counts borrowed, copied), listed besides this server's own. Returns 0, or
+ * -1 when out of memory (the list is then empty). */
+int roomlist_remote_set(chatd_plugin *self, const char *const *names, const int64_t *counts, size_t n);
+/* Free that list (shutdown). */
+void roomlist_remote_free(struct chatd_server *srv);
+
 #endif

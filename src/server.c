@@ -13,6 +13,7 @@
 #include "presence.h"
 #include "reload.h"
 #include "room.h"
+#include "roomlist.h"
 #include "sendbatch.h"
 #include "serverloop.h"
 #include "watch.h"
@@ -380,6 +381,7 @@ void server_teardown(struct chatd_server *srv)
 	commands_free(srv);
 	watch_teardown(srv);
 	room_free_all(srv);
+	roomlist_remote_free(srv);
 	identity_free_all(srv);
 	size_t pos = 0;
 	void *v;

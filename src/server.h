@@ -183,6 +183,10 @@ struct chatd_server {
 	int cli_fixed;              /* keys the command line set: a reload keeps them (reload.h) */
 	int64_t private_last_id;    /* the largest private message id given or seen (private.c) */
 	char private_error[256];    /* the last private_send refusal's text (private.c) */
+	/* Rooms with people on other nodes, as a plugin last told (roomlist.c) */
+	char **remote_rooms;
+	int64_t *remote_room_counts;
+	size_t nremote_rooms;
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */

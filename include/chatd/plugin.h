@@ -893,6 +893,17 @@ struct chatd_api {
 	/* CHATD_EV_PRIVATE: change the text; checked as message_set_text
 	 * checks (CHATD_TEXT_OK or a CHATD_TEXT_* error, text unchanged). */
 	int (*private_set_text)(struct chatd_private_event *ev, const char *text);
+
+	/* ---- Added for issue 17 (many nodes), second part; check CHATD_API_HAS. */
+
+	/* The rooms other nodes have people in, for {"type":"rooms"} answers
+	 * (the cluster plugin refreshes it): replaces the list this server shows
+	 * besides its own rooms. names and counts (people in each) borrowed,
+	 * copied; n = 0 clears it. A room this server has people in is shown
+	 * with its own count (local and remote people) instead; unlisted_rooms
+	 * still hides. Returns 0, or -1 when out of memory (the list is then
+	 * empty). */
+	int (*rooms_remote_set)(chatd_plugin *self, const char *const *names, const int64_t *counts, size_t n);
 };
 
 /* 1 when the core's api table has `member` (a plugin built against a newer

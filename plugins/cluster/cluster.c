@@ -22,6 +22,7 @@
 #include "dm.h"
 #include "hist.h"
 #include "people.h"
+#include "rooms.h"
 #include "send.h"
 
 #include <limits.h>
@@ -233,7 +234,7 @@ static int on_broadcast(int event_id, void *event, void *userdata)
 
 /* Once a second: forget sends Redis never answered long ago, retry what
  * failed (room syncs and fills, joins past their deadline, a resync of this
- * node's people after a failed write). */
+ * node's people after a failed write), refresh the room list. */
 static int on_tick(int event_id, void *event, void *userdata)
 {
 	struct cluster *cl = userdata;
@@ -243,6 +244,7 @@ static int on_tick(int event_id, void *event, void *userdata)
 	croom_service(cl);
 	if (cl->resync_due && cl->registered && redis_cmd_up(cl->redis))
 		people_resync(cl);
+	rooms_refresh(cl);
 	return CHATD_OK;
 }
 
@@ -253,9 +255,9 @@ static int register_hooks(struct cluster *cl)
 						"subscription_silent", "reaped_entries", "sent", "delivered",
 						"send_unavailable", "send_duplicates", "send_rate_limited", "filled",
 						"gaps", "replayed", "dm_sent", "history_requests" };
-	if (!CHATD_API_HAS(api, private_send)) {
+	if (!CHATD_API_HAS(api, rooms_remote_set)) {
 		api->option_error(cl->self, NULL, "this chatd is too old for the cluster plugin (its plugin API lacks "
-				  "private_send)");
+				  "rooms_remote_set)");
 		return -1;
 	}
 	if (api->hook_register(cl->self, CHATD_EV_CONNECT, on_connect_check, cl, CHATD_PRIO_EARLY - 10) ||

@@ -61,6 +61,7 @@ struct cluster {
 	size_t nsendslots, nsend;
 	uint64_t next_req;
 	int resync_due;            /* presence and names must be re-stated to Redis */
+	int rooms_in_flight;       /* a chatd_rooms call waits for its answer (rooms.c) */
 };
 
 /* Log through the plugin API. */

@@ -16,13 +16,15 @@
 --   P s:{R}          stream of R's messages, id "<seq>-0", fields u (username)
 --                    t (text) ts o (origin node) q (the node's request number)
 --   P pm:{R}         hash  N \0 F -> display name (R's members by node)
+--   P pf:{R}         hash  F -> on how many nodes F is present in R
+--   P rl             zset  R -> people in R (distinct names over the nodes)
 --   P d:{R}:G        hash  dedup key -> id, generation G = floor(id / window)
 --   P ab:A           hash  per-address token bucket (l milli-tokens, t ms)
 --   P dmseq          the last id of a private message
 -- Channels: P r:R (room R: messages "m", presence "p", ephemeral "e"),
 --           P n:N (node N: heartbeats "h", direct messages "d", fencing "f").
 
-local VERSION = '5'
+local VERSION = '6'
 
 -- Integers as text without exponent (Lua numbers are doubles).
 local function S(n) return string.format('%d', n) end
@@ -61,18 +63,33 @@ local function presence_event(p, room, ev)
   redis.call('PUBLISH', p .. 'r:' .. room, 'p\n' .. S(pv) .. '\n' .. ev)
 end
 
+-- The room list: `rl` scores each room by its people (distinct names over
+-- the nodes; `pf:{room}` counts the nodes each name is present through).
+local function people_count(p, room, fold, delta)
+  local key = rkey(p, 'pf', room)
+  local n = redis.call('HINCRBY', key, fold, delta)
+  if delta > 0 and n == 1 then
+    redis.call('ZINCRBY', p .. 'rl', 1, room)
+  elseif delta < 0 and n <= 0 then
+    redis.call('HDEL', key, fold)
+    if tonumber(redis.call('ZINCRBY', p .. 'rl', -1, room)) <= 0 then redis.call('ZREM', p .. 'rl', room) end
+  end
+end
+
 local function presence_add(p, room, node, fold, display)
   local field = node .. '\0' .. fold
   local key = rkey(p, 'pm', room)
   local old = redis.call('HGET', key, field)
   if old == display then return end
   redis.call('HSET', key, field, display)
+  if not old then people_count(p, room, fold, 1) end
   redis.call('SADD', p .. 'np:' .. node, room .. '\0' .. fold)
   presence_event(p, room, 'j\n' .. node .. '\n' .. fold .. '\n' .. display)
 end
 
 local function presence_remove(p, room, node, fold)
   if redis.call('HDEL', rkey(p, 'pm', room), node .. '\0' .. fold) == 0 then return end
+  people_count(p, room, fold, -1)
   redis.call('SREM', p .. 'np:' .. node, room .. '\0' .. fold)
   presence_event(p, room, 'l\n' .. node .. '\n' .. fold)
 end
@@ -83,8 +100,9 @@ local function presence_rename(p, room, node, old_fold, fold, display)
     presence_add(p, room, node, fold, display)
     return
   end
+  people_count(p, room, old_fold, -1)
   redis.call('SREM', p .. 'np:' .. node, room .. '\0' .. old_fold)
-  redis.call('HSET', key, node .. '\0' .. fold, display)
+  if redis.call('HSET', key, node .. '\0' .. fold, display) == 1 then people_count(p, room, fold, 1) end
   redis.call('SADD', p .. 'np:' .. node, room .. '\0' .. fold)
   presence_event(p, room, 'r\n' .. node .. '\n' .. old_fold .. '\n' .. fold .. '\n' .. display)
 end
@@ -430,6 +448,12 @@ local function dm(keys, args)
   return { 'ok', display, id, now }
 end
 
+-- chatd_rooms P max: the rooms with people on any node, biggest first:
+-- {room, people, room, people, ...} (at most max rooms).
+local function rooms(keys, args)
+  return redis.call('ZREVRANGE', args[1] .. 'rl', 0, tonumber(args[2]) - 1, 'WITHSCORES')
+end
+
 local function version() return VERSION end
 
 redis.register_function('chatd_version', version)
@@ -445,3 +469,4 @@ redis.register_function('chatd_claim', claim)
 redis.register_function('chatd_release', release)
 redis.register_function('chatd_names_resync', names_resync)
 redis.register_function('chatd_dm', dm)
+redis.register_function{ function_name = 'chatd_rooms', callback = rooms, flags = { 'no-writes' } }

@@ -14,6 +14,7 @@ plugins_cluster_cluster_so_SOURCES = plugins/cluster/cluster.c plugins/cluster/c
 	plugins/cluster/people.c plugins/cluster/people.h \
 	plugins/cluster/hist.c plugins/cluster/hist.h \
 	plugins/cluster/dm.c plugins/cluster/dm.h \
+	plugins/cluster/rooms.c plugins/cluster/rooms.h \
 	src/strmap.c src/strmap.h
 nodist_plugins_cluster_cluster_so_SOURCES = plugins/cluster/functions.h
 plugins_cluster_cluster_so_CFLAGS = $(PLUGIN_CFLAGS) $(HIREDIS_CFLAGS) -I$(builddir)/plugins/cluster -I$(srcdir)/src

@@ -192,6 +192,51 @@ class ManyRoomsAcrossNodes(ClusterCase):
             time.sleep(0.05)
 
 
+class RoomListAcrossNodes(ClusterCase):
+    server_opts = {"unlisted_rooms": "secret-*"}
+
+    def rooms(self, ws):
+        ws.send_json({"type": "rooms"})
+        return {r["name"]: r["user_count"] for r in ws.expect(type="rooms", timeout=5.0)["rooms"]}
+
+    def wait_rooms(self, ws, want, timeout=5.0):
+        """Poll `rooms` until the rooms named in want have exactly those counts
+        (None: not listed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.rooms(ws)
+            if all(got.get(k) == v for k, v in want.items()):
+                return got
+            if time.monotonic() > deadline:
+                self.fail("rooms answered %r, want %r" % (got, want))
+            time.sleep(0.1)
+
+    def test_rooms_lists_every_nodes_rooms_with_their_whole_count(self):
+        """`rooms` asked on any node lists the rooms people are in on every
+        node (a room with nobody on the node asked, too), counting each
+        person once over the nodes, biggest first; unlisted rooms stay out;
+        a room everybody left goes."""
+        asker, _ = self.enter(self.nodes[0], "rl-home", "asker")
+        far = [self.enter(self.nodes[1 + i % 2], "rl-far", "far%d" % i)[0] for i in range(3)]
+        both = [self.enter(self.nodes[i], "rl-both", "both%d" % i)[0] for i in range(2)]
+        key = "t" * 20 + "roomlist"
+        tabs = [self.connect("rl-both", srv=self.nodes[i], path="/ws/rl-both?name=Tab&session=%s" % key)
+                for i in (1, 2)]
+        for t in tabs:
+            self.assertEqual(t.expect(type="welcome")["username"], "Tab")
+        hidden, _ = self.enter(self.nodes[2], "secret-x", "spy")
+        for node in self.nodes:  # the same list on every node
+            ws, _ = self.enter(node, "rl-look%d" % self.nodes.index(node), "look%d" % self.nodes.index(node))
+            got = self.wait_rooms(ws, {"rl-far": 3, "rl-both": 3, "rl-home": 1, "secret-x": None})
+            names = [n for n in got if n.startswith("rl-far") or n.startswith("rl-both")]
+            self.assertEqual(names, ["rl-both", "rl-far"], "biggest first, then by name: %r" % got)
+            ws.close()
+        for ws in far:
+            ws.close()
+        self.wait_rooms(asker, {"rl-far": None, "rl-both": 3})
+        hidden.close()
+
+
 class PresenceAcrossNodes(ClusterCase):
     server_opts = {"big_room_members": 4, "presence_interval_ms": 200}
 
