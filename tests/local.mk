@@ -134,6 +134,7 @@ TESTS += \
 	tests/e2e/modules.test.mjs \
 	tests/e2e/people.test.mjs \
 	tests/e2e/plugins.test.mjs \
+	tests/e2e/readsync.test.mjs \
 	tests/e2e/reconnect.test.mjs \
 	tests/e2e/rich.test.mjs \
 	tests/e2e/rooms.test.mjs \
