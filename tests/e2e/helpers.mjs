@@ -26,17 +26,28 @@ export function pluginsBuilt(...names) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/** True when nothing holds TCP `port` on any address (chatd listens on all of them). */
+function portFree(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '::' }, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port that was free a moment ago, below 32768. Not from the kernel's ephemeral
+ * range (32768-60999 here): there every outgoing connection on the machine takes local
+ * ports, and one may take ours between two runs of chatd on it (the reconnect tests
+ * restart chatd on the same port), so that chatd cannot listen ("Address already in use").
+ */
+export async function freePort() {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (await portFree(port)) return port;
+  }
+  throw new Error('no free TCP port found in 20000-32767');
 }
 
 /** Polls GET /healthz until it answers 200. */

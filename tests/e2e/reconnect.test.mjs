@@ -9,6 +9,34 @@ import {
 
 let srv;
 let browser;
+
+/**
+ * Waits until the page is offline and says so, both seen at one moment (the client flips
+ * to "connecting" for each try, so the state and the words read one after the other
+ * can disagree).
+ */
+async function waitOffline(page, timeout = 10000) {
+  try {
+    await page.waitForFunction(() => document.querySelector('#conn').dataset.state === 'offline'
+      && /^Offline/.test(document.querySelector('#conn-text').textContent), null, { timeout, polling: 20 });
+  } catch {
+    throw new Error(`not offline: ${await page.locator('#conn').getAttribute('data-state')}, "${await page.locator('#conn-text').textContent()}"`);
+  }
+}
+
+/**
+ * The server is back: waits until the page reconnects by itself, which it must do no later
+ * than the retry its top bar announces ("Offline — retrying in N s"; the backoff's ceiling
+ * is 15 s), plus 15 s for the handshake and welcome on a busy machine.
+ */
+async function waitReconnected(page) {
+  const words = await page.locator('#conn-text').textContent();
+  // Not counting down (a try under way when the server came back): that try may still fail
+  // and wait out a whole backoff ceiling.
+  const m = words.match(/retrying in (\d+) s/);
+  const due = m ? Number(m[1]) : 15;
+  await waitConnected(page, (due + 15) * 1000);
+}
 const started = [];   // every instance, restarts included: each has a temp dir to remove
 
 before(async () => {
@@ -32,8 +60,7 @@ test('reconnects after the server is killed and restarted; offline messages are 
     await waitMessage(alice, 'before the crash');
 
     await stopChatd(srv, 'SIGKILL');
-    await alice.waitForSelector('#conn[data-state="offline"]', { timeout: 5000 });
-    assert.match(await alice.locator('#conn-text').textContent(), /Offline/);
+    await waitOffline(alice);
 
     // Sent while offline: queued and shown as pending.
     await say(alice, 'sent while offline');
@@ -47,8 +74,8 @@ test('reconnects after the server is killed and restarted; offline messages are 
     srv = await startChatd({ port: srv.port, dataDir: srv.dataDir });
     started.push(srv);
 
-    await waitConnected(alice, 25000);
-    await waitConnected(bob, 25000);
+    await waitReconnected(alice);
+    await waitReconnected(bob);
     const row = await waitMessage(alice, 'sent while offline', { timeout: 10000 });
     assert.match(await row.getAttribute('class'), /\bown\b/);
     assert.equal(await alice.locator('.log > .pending').count(), 0, 'a message is still pending');
@@ -70,12 +97,12 @@ test('a graceful shutdown (close 1001) is explained', async () => {
   const page = await openClient(browser, srv, { name: 'Gail', room: 'graceful' });
   try {
     await stopChatd(srv, 'SIGTERM');
-    await page.waitForSelector('#conn[data-state="offline"]', { timeout: 5000 });
+    await waitOffline(page);
     const notes = await page.locator('.log > .sys.warn').allTextContents();
     assert.ok(notes.some((t) => /restarting|lost/i.test(t)), `no close explanation in ${JSON.stringify(notes)}`);
     srv = await startChatd({ port: srv.port, dataDir: srv.dataDir });
     started.push(srv);
-    await waitConnected(page, 25000);
+    await waitReconnected(page);
   } finally {
     await closePage(page);
   }
