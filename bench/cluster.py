@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 
+import bench  # noqa: E402  (free_port)
 import sweep as sw
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,11 +44,8 @@ live = []
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port below the ephemeral range (the same rule as bench.py's)."""
+    return bench.free_port()
 
 
 def child_setup():

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$($PY -c 'import bench; print(bench.free_port())')
 $PY wstest_server.py --port "$port" --seconds 10 > selftest-server.out &
 spid=$!
 trap 'kill $spid 2>/dev/null || true' EXIT

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -81,13 +82,44 @@ def _die_with_parent():
 
 
 def free_port(host=HOST):
-    """A port nobody listens on right now (bind port 0, read it, release it)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A port nobody listens on right now, below the kernel's ephemeral range
+    (32768-60999 here; read from /proc): a port the kernel hands out for port 0 is
+    also handed to outgoing connections (the tests' clients, Redis links), which can
+    take it between the check and the server's bind. Tries random ports in
+    20000..(ephemeral start - 1), at most 32767, and returns the first that binds
+    on `host`."""
+    lo, hi = 20000, 32767
     try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = min(hi, int(f.read().split()[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.randint(lo, hi)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((host, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port in %d-%d on %s" % (lo, hi, host))
+
+
+def listening_socket(host=HOST, backlog=16):
+    """A TCP socket bound to a free port below the ephemeral range and listening
+    (new: the caller closes it). For tests that hold a port or relay one."""
+    for _ in range(20):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((host, free_port(host)))
+            s.listen(backlog)
+            return s
+        except OSError:
+            s.close()
+    raise RuntimeError("could not listen on a free port on %s" % host)
 
 
 def write_config(path, config):

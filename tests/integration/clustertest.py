@@ -297,10 +297,7 @@ class FreezingProxy:
 
     def __init__(self, target_port):
         self.target_port = target_port
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((HOST, 0))
-        self.lsock.listen(64)
+        self.lsock = chatdtest.listening_socket(HOST, 64)
         self.port = self.lsock.getsockname()[1]
         self.pairs = []  # [client, upstream, first bytes, frozen]
         self.freeze_match = None

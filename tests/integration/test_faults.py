@@ -204,10 +204,8 @@ class FaultTest(unittest.TestCase):
     # -- listening (exit 5) ----------------------------------------------------------
 
     def test_port_in_use(self):
-        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder = chatdtest.listening_socket(chatdtest.HOST, 1)
         self.addCleanup(holder.close)
-        holder.bind((chatdtest.HOST, 0))
-        holder.listen(1)
         port = holder.getsockname()[1]
         with open(self.conf, "w") as f:
             f.write("[server]\nbind = %s\nport = %d\n" % (chatdtest.HOST, port))

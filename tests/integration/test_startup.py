@@ -26,6 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import chatdtest  # noqa: E402
 from chatdtest import CHATD, HOST, TOP_SRCDIR, ChatdTestCase, free_port, http_request  # noqa: E402
 
 WEB = os.path.join(TOP_SRCDIR, "web")
@@ -117,9 +118,7 @@ class StartupTest(unittest.TestCase):
         self.assertEqual(p.stop(), 0, p.text())
 
     def hold_port(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((HOST, 0))
-        s.listen(1)
+        s = chatdtest.listening_socket(HOST, 1)
         self.addCleanup(s.close)
         return s.getsockname()[1]
 
