@@ -1092,10 +1092,17 @@ START_TEST(search_catches_up_within_its_budget_or_says_incomplete)
 	for (int i = 0; i < 10 && watermark(path) < 3; i++)
 		json_decref(search(tc, e, "common"));
 	ck_assert_int_ge(watermark(path), 3);
+	/* The search itself has what is left of the 1 ms budget (1 ms at least): on a busy
+	 * machine a descheduled query runs out of it and answers "incomplete", which is the
+	 * contract; a complete answer must then come within a few tries, and be exact. */
 	r = search(tc, e, "common");
+	for (int i = 0; i < 12 && json_object_get(r, "incomplete"); i++) { /* 512 rows each at most */
+		json_decref(r);
+		r = search(tc, e, "common");
+	}
+	ck_assert_ptr_null(json_object_get(r, "incomplete"));
 	ids_of(json_object_get(r, "messages"), ids, sizeof ids);
 	ck_assert_str_eq(ids, "1,2,3");
-	ck_assert_ptr_null(json_object_get(r, "incomplete"));
 	json_decref(r);
 	ck_assert_int_lt(watermark(path), 10006);
 	tc_free(tc);
