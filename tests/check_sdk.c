@@ -161,6 +161,12 @@ START_TEST(message_set_text_checks_like_the_core)
 	ck_assert_int_eq(set_text(tc, a, "space", text, sizeof text), CHATD_TEXT_EMPTY);
 	ck_assert_int_eq(set_text(tc, a, "big", text, sizeof text), CHATD_TEXT_TOO_LARGE);
 	ck_assert_str_eq(text, "set:big");
+	/* the limit itself (max_message_bytes, 4096 by default) is allowed, one byte more is not */
+	char max[5000];
+	ck_assert_int_eq(set_text(tc, a, "max", max, sizeof max), CHATD_TEXT_OK);
+	ck_assert_uint_eq(strlen(max), 4096);
+	ck_assert_int_eq(set_text(tc, a, "max1", text, sizeof text), CHATD_TEXT_TOO_LARGE);
+	ck_assert_str_eq(text, "set:max1");
 	ck_assert_int_eq(set_text(tc, a, "utf8", text, sizeof text), CHATD_TEXT_INVALID);
 	ck_assert_str_eq(text, "set:utf8");
 	tc_free(tc);
@@ -241,6 +247,38 @@ START_TEST(loader_names_the_abi_a_plugin_wants)
 			  "test.conf:1: plugin old: built for plugin ABI 7, this chatd speaks ABI 1: rebuild it");
 	expect_config_refused("[plugin no]\npath = tests/plugins/refuses.so\n",
 			  "test.conf:1: plugin no: refuses every plugin ABI this chatd speaks (1)");
+}
+END_TEST
+
+/* docs/plugins.md: after a failed init the core removes what the plugin had
+ * registered (under ASan / valgrind nothing leaks, and no timer or watcher of
+ * it ever fires: they abort), runs the posts it made, and does not call its
+ * cleanup; the plugins loaded before it are cleaned up as usual. */
+static struct testcore *api_core(void);
+
+START_TEST(failed_init_is_not_cleaned_up)
+{
+	unsetenv("SDKAPI_CLEANUP_RAN");
+	unsetenv("SDKAPI_FAILED_POST_RAN");
+	unsetenv("SDKCONSUMER_CLEANUP_RAN");
+	expect_config_refused("[plugin consumer]\npath = tests/plugins/sdkconsumer.so\n"
+			      "[plugin sdkapi]\npath = tests/plugins/sdkapi.so\nfail_init = yes\n",
+			      "test.conf:3: plugin sdkapi: initialisation failed");
+	ck_assert_ptr_null(getenv("SDKAPI_CLEANUP_RAN"));
+	ck_assert_ptr_nonnull(getenv("SDKAPI_FAILED_POST_RAN"));
+	ck_assert_ptr_nonnull(getenv("SDKCONSUMER_CLEANUP_RAN"));
+	/* the same plugin loads again afterwards: nothing of the failed one is left registered */
+	struct testcore *tc = api_core();
+	struct chatd_client *a = tc_connect(tc, "lab", "Ann", NULL);
+	json_t *w = tc_expect(tc, a, "welcome", NULL);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(json_array_size(json_object_get(w, "commands")), 5); /* echo me msg shout w */
+	char *text = json_dumps(w, 0);
+	ck_assert_ptr_null(strstr(text, "doomed"));
+	free(text);
+	json_decref(w);
+	tc_free(tc);
+	ck_assert_ptr_nonnull(getenv("SDKAPI_CLEANUP_RAN"));
 }
 END_TEST
 
@@ -579,6 +617,7 @@ int main(void)
 	tcase_add_test(tc, consumed_and_denied_messages_are_answered);
 	tcase_add_test(tc, request_from_text);
 	tcase_add_test(tc, loader_names_the_abi_a_plugin_wants);
+	tcase_add_test(tc, failed_init_is_not_cleaned_up);
 	tcase_add_test(tc, plugins_built_against_the_old_header_work);
 	tcase_add_test(tc, commands_dispatch_and_are_advertised);
 	tcase_add_test(tc, services_between_plugins);

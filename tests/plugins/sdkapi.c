@@ -23,6 +23,10 @@
  *   from a web hook), GET /silent (no answer: the core's 500).
  * - option motd (frame "motd" answers it); SIGHUP may change it, "bad" is
  *   refused.
+ * - option fail_init (any value): init registers one of everything (hook,
+ *   claimed type, command, service, HTTP route, timers, a watcher, a post),
+ *   frees what it allocated and fails. The post sets SDKAPI_FAILED_POST_RAN
+ *   in the environment when it runs; cleanup sets SDKAPI_CLEANUP_RAN.
  */
 #include <chatd/plugin.h>
 
@@ -436,6 +440,46 @@ static int on_http(int id, void *event, void *ud)
 	return CHATD_OK;
 }
 
+static void doomed_timer(chatd_timer *t, void *ud)
+{
+	(void)t, (void)ud;
+	abort(); /* the core removes the timers of a failed init before the loop runs */
+}
+
+static void doomed_watch(chatd_watch *w, int fd, int revents, void *ud)
+{
+	(void)w, (void)fd, (void)revents, (void)ud;
+	abort();
+}
+
+static void doomed_post(void *arg)
+{
+	(void)arg;
+	setenv("SDKAPI_FAILED_POST_RAN", "1", 1);
+}
+
+/* fail_init: register one of everything, then fail the way docs/plugins.md
+ * asks: free what was allocated (here: close the pipe) and return non-zero;
+ * the core removes the registrations and does not call cleanup. */
+static int fail_after_registering(chatd_plugin *self, const struct chatd_api *api)
+{
+	int fds[2];
+	if (pipe(fds))
+		return -1;
+	api->hook_register(self, CHATD_EV_MESSAGE, on_echo, NULL, CHATD_PRIO_DEFAULT);
+	api->claim_type(self, "doomed", on_build, NULL);
+	api->command_register(self, "doomed", "/doomed", "never offered", on_echo, NULL, CHATD_PRIO_DEFAULT);
+	api->service_register(self, "sdkapi.doomed", 1, &counter_table);
+	api->http_route(self, on_http, NULL);
+	api->timer_add(self, 1, 0, doomed_timer, NULL);
+	api->timer_add(self, 1, 1, doomed_timer, NULL);
+	api->watch_add(self, fds[0], CHATD_WATCH_READ, doomed_watch, NULL);
+	api->loop_post(self, doomed_post, NULL);
+	close(fds[0]);
+	close(fds[1]);
+	return -1;
+}
+
 CHATD_PLUGIN_DEFINE_VERSION();
 
 int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api, const struct chatd_option *opts, int nopts,
@@ -443,6 +487,8 @@ int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api, const str
 {
 	if (!CHATD_API_HAS(api, http_add_header))
 		return -1;
+	if (nopts && !strcmp(opts[0].key, "fail_init"))
+		return fail_after_registering(self, api);
 	struct sdkapi *p = calloc(1, sizeof *p);
 	if (!p)
 		return -1;
@@ -482,6 +528,7 @@ int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api, const str
 void chatd_plugin_cleanup(void *userdata)
 {
 	struct sdkapi *p = userdata;
+	setenv("SDKAPI_CLEANUP_RAN", "1", 1);
 	thread_stop(p);
 	free(p);
 }

@@ -3,6 +3,7 @@
  * It is listed BEFORE its provider in the test config, so it looks the
  * service up at CHATD_EV_READY. Frame "svc" answers
  * {"type":"svc","v1":next(),"v2":add(10),"version":N,"too_new":0|1}.
+ * Its cleanup sets SDKCONSUMER_CLEANUP_RAN in the environment.
  */
 #include <chatd/plugin.h>
 
@@ -75,5 +76,6 @@ int chatd_plugin_init(chatd_plugin *self, const struct chatd_api *api, const str
 
 void chatd_plugin_cleanup(void *userdata)
 {
+	setenv("SDKCONSUMER_CLEANUP_RAN", "1", 1); /* check_sdk: after a later plugin's failed init */
 	free(userdata);
 }

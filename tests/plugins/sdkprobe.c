@@ -7,7 +7,8 @@
  *   ?refuse=1 refuses the asked-for name.
  * - NICK: a name containing "bad" is refused (code bad_name).
  * - MESSAGE: "set:WHAT" calls message_set_text (WHAT: "empty", "space",
- *   "big", "utf8", else the text after "set:") and tells the result as
+ *   "big" (20,000 bytes), "max" (4096 bytes: the default limit), "max1"
+ *   (4097), "utf8", else the text after "set:") and tells the result as
  *   {"type":"set_result","r":N}; "consume" is consumed; "reply" is answered
  *   with message_reply {"type":"pong"} and consumed; "deny" is denied.
  */
@@ -133,8 +134,10 @@ static int on_message(int id, void *event, void *ud)
 			r = api->message_set_text(ev, "");
 		else if (!strcmp(what, "space"))
 			r = api->message_set_text(ev, " \t\n ");
-		else if (!strcmp(what, "big")) {
-			memset(big, 'x', sizeof big - 1);
+		else if (!strcmp(what, "big") || !strcmp(what, "max") || !strcmp(what, "max1")) {
+			size_t n = what[1] == 'i' ? sizeof big - 1 : what[3] ? 4097 : 4096;
+			memset(big, 'x', n);
+			big[n] = 0;
 			r = api->message_set_text(ev, big);
 		} else if (!strcmp(what, "utf8"))
 			r = api->message_set_text(ev, "bad \xff\xfe utf-8");
