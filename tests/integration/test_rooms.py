@@ -204,6 +204,48 @@ class RoomsTest(ChatdTestCase):
         self.assertEqual(h["room"], r1)
         self.assertEqual([x["text"] for x in h["messages"]], ["one 0", "one 1"])
 
+    def test_reconnect_resumes_every_room_with_its_since(self):
+        """A multi-room socket that dropped comes back with since= in the URL for its
+        first room and a join with since for each other: each room replays exactly what
+        was missed there, once, and nothing already seen."""
+        r1, r2 = uniq("room"), uniq("room")
+        me = uniq("Back")
+        ws = self.multi(r1, me)
+        self.add_room(ws, r2, me)
+        a, _ = self.join(r1, uniq("Ann"))
+        b, _ = self.join(r2, uniq("Bob"))
+        a.send_json({"text": "a seen"})
+        b.send_json({"text": "b seen"})
+        seen1 = ws.expect(type="message", room=r1, text="a seen")["id"]
+        seen2 = ws.expect(type="message", room=r2, text="b seen")["id"]
+        ws.close()
+        for t in ("a missed 1", "a missed 2"):
+            a.send_json({"text": t})
+            a.expect(type="message", text=t)
+        b.send_json({"text": "b missed"})
+        b.expect(type="message", text="b missed")
+
+        def messages_until(sock, last):
+            got = []
+            while not got or got[-1]["text"] != last:
+                f = sock.recv_json()
+                if f.get("type") == "message":
+                    got.append(f)
+            return got
+
+        back = self.connect(r1, me, query={"multi": "1", "since": str(seen1)})
+        got1 = messages_until(back, "a missed 2")
+        self.assertEqual([(m["room"], m["text"], m.get("history")) for m in got1],
+                         [(r1, "a missed 1", True), (r1, "a missed 2", True)])
+        back.send_json({"type": "join", "room": r2, "since": seen2})
+        got2 = messages_until(back, "b missed")
+        self.assertEqual([(m["room"], m["text"], m.get("history")) for m in got2], [(r2, "b missed", True)])
+        # Nothing else is replayed: the next message is a live one in each room.
+        a.send_json({"text": "a live"})
+        self.assertEqual([m["text"] for m in messages_until(back, "a live")], ["a live"])
+        b.send_json({"text": "b live"})
+        self.assertEqual([m["text"] for m in messages_until(back, "b live")], ["b live"])
+
     def test_disconnect_leaves_every_room(self):
         r1, r2 = uniq("room"), uniq("room")
         me = uniq("Goner")
