@@ -334,6 +334,50 @@ START_TEST(read_positions_are_forward_only_and_every_tab_is_told)
 }
 END_TEST
 
+/*
+ * A mention next to non-ASCII text: punctuation, symbols and emoji end a word (as in
+ * the browser client, which marks these live), letters do not.
+ */
+START_TEST(mentions_end_at_unicode_punctuation_not_at_letters)
+{
+	struct chatd_client *carol = conn("u", "Carol", NULL);
+	say(carol, "before alice came");
+	struct chatd_client *a = conn("u", "Alice", KEY_A);
+	tc_drain(a);
+	tc_disconnect(tc, a);
+	static const char *const yes[] = {
+		"thanks Alice\u2026",	      /* ellipsis */
+		"\u00abalice\u00bb said",  /* guillemets */
+		"Alice\u2019s draft",	      /* curly apostrophe */
+		"ok\u2014alice\u2014ok",   /* em dashes */
+		"\u00bfAlice?",	      /* inverted question mark */
+		"well done Alice\U0001F389", /* emoji */
+		"\u3010alice\u3011",	      /* CJK brackets */
+	};
+	static const char *const no[] = {
+		"Alic\u00e9 is someone else", "\u00e9alice", "alice\u0301", "\u00b5alice", "alice\u4e2d",
+	};
+	char buf[128];
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		json_t *t = json_loads((snprintf(buf, sizeof buf, "\"%s\"", yes[i]), buf), JSON_DECODE_ANY, NULL);
+		ck_assert_ptr_nonnull(t);
+		say(carol, json_string_value(t));
+		json_decref(t);
+	}
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		json_t *t = json_loads((snprintf(buf, sizeof buf, "\"%s\"", no[i]), buf), JSON_DECODE_ANY, NULL);
+		ck_assert_ptr_nonnull(t);
+		say(carol, json_string_value(t));
+		json_decref(t);
+	}
+	a = conn("u", "Alice", KEY_A);
+	json_t *r = next(a, "read");
+	ck_assert_int_eq(num(r, "unread"), (long)(sizeof yes / sizeof yes[0] + sizeof no / sizeof no[0]));
+	ck_assert_int_eq(num(r, "mentions"), (long)(sizeof yes / sizeof yes[0]));
+	json_decref(r);
+}
+END_TEST
+
 START_TEST(a_reload_keeps_the_unread_counts_and_mentions)
 {
 	struct chatd_client *carol = conn("r", "Carol", NULL);
@@ -478,6 +522,7 @@ int main(void)
 	tcase_add_test(t, only_the_two_people_read_a_conversation_back);
 	tcase_add_test(t, read_positions_are_forward_only_and_every_tab_is_told);
 	tcase_add_test(t, a_reload_keeps_the_unread_counts_and_mentions);
+	tcase_add_test(t, mentions_end_at_unicode_punctuation_not_at_letters);
 	tcase_add_test(t, a_long_absence_counts_the_newest_ten_thousand);
 	tcase_add_test(t, conversation_read_positions);
 	tcase_add_test(t, private_ids_go_on_after_a_restart);

@@ -373,21 +373,75 @@ static int read_index_state(struct hstore *s)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int word_char(unsigned char c)
+/*
+ * Code points that are not part of a word although they are not ASCII: Latin-1
+ * punctuation and symbols, general punctuation (dashes, curly quotes, ellipsis,
+ * spaces), currency, arrows to dingbats, CJK and full-width punctuation, emoji. Every
+ * other non-ASCII code point counts as a letter, as the browser client's \p{L}\p{N}\p{M}
+ * does for the common cases, so "Alice\u2026" and "\u00abalice\u00bb" are mentions on
+ * both sides and "Alic\u00e9" is not.
+ */
+static const uint32_t not_word[][2] = {
+	{0x80, 0xA9},	  {0xAB, 0xB1},	    {0xB4, 0xB4},     {0xB6, 0xB8},	{0xBB, 0xBB},
+	{0xBF, 0xBF},	  {0xD7, 0xD7},	    {0xF7, 0xF7},     {0x2000, 0x206F}, {0x20A0, 0x20CF},
+	{0x2190, 0x2BFF}, {0x2E00, 0x2E7F}, {0x3000, 0x3004}, {0x3008, 0x3020}, {0x3030, 0x3030},
+	{0xFE10, 0xFE1F}, {0xFE30, 0xFE4F}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF20}, {0xFF3B, 0xFF40},
+	{0xFF5B, 0xFF65}, {0x1F000, 0x1FAFF},
+};
+
+/* True when code point c is part of a word (letters, digits, '_', marks). */
+static int word_cp(uint32_t c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+	if (c < 0x80)
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+	for (size_t i = 0; i < sizeof not_word / sizeof not_word[0]; i++)
+		if (c >= not_word[i][0] && c <= not_word[i][1])
+			return 0;
+	return 1;
+}
+
+/*
+ * The code point of the UTF-8 sequence that starts at t[i] (t has len bytes); a
+ * malformed or cut sequence gives 0xFFFD (a word character: no mention is made of it).
+ */
+static uint32_t cp_at(const unsigned char *t, size_t len, size_t i)
+{
+	unsigned char b = t[i];
+	if (b < 0x80)
+		return b;
+	if (b < 0xC0 || b >= 0xF8)
+		return 0xFFFD;
+	size_t n = b >= 0xF0 ? 3 : b >= 0xE0 ? 2 : 1; /* continuation bytes */
+	if (i + n >= len)
+		return 0xFFFD;
+	uint32_t c = b & (n == 1 ? 0x1Fu : n == 2 ? 0x0Fu : 0x07u);
+	for (size_t k = 1; k <= n; k++) {
+		if ((t[i + k] & 0xC0) != 0x80)
+			return 0xFFFD;
+		c = (c << 6) | (t[i + k] & 0x3Fu);
+	}
+	return c;
+}
+
+/* The code point that ends right before t[i] (i > 0). */
+static uint32_t cp_before(const unsigned char *t, size_t len, size_t i)
+{
+	size_t j = i - 1;
+	while (j > 0 && i - j < 4 && (t[j] & 0xC0) == 0x80)
+		j--;
+	return cp_at(t, len, j);
 }
 
 int hstore_mentions(const char *text, size_t len, const char *name)
 {
+	const unsigned char *t = (const unsigned char *)text;
 	size_t n = strlen(name);
 	if (!n || n > len)
 		return 0;
 	for (size_t i = 0; i + n <= len; i++) {
 		if (strncasecmp(text + i, name, n))
 			continue;
-		if ((i == 0 || !word_char((unsigned char)text[i - 1])) &&
-		    (i + n == len || !word_char((unsigned char)text[i + n])))
+		if ((i == 0 || !word_cp(cp_before(t, len, i))) && (i + n == len || !word_cp(cp_at(t, len, i + n))))
 			return 1;
 	}
 	return 0;

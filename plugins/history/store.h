@@ -223,7 +223,8 @@ int hstore_read_advance(struct hstore *s, const char *name, const char *session,
  * Room messages after `after` by others than `name`: how many (*unread), and
  * how many of those name `name` as a whole word, in any case (*mentions:
  * ASCII letters fold; a word is a run of letters, digits, '_' and non-ASCII
- * characters, so "alice" in "malice" is none). Only the newest
+ * characters other than punctuation, symbols and emoji, so "alice" in "malice" is
+ * none and "Alice\u2026" is one). Only the newest
  * HSTORE_UNREAD_SCAN_MAX messages after `after` are looked at.
  */
 int hstore_room_unread(struct hstore *s, const char *room, int64_t after, const char *name, int64_t *unread,
