@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 struct outbuf *json_to_outbuf(json_t *obj)
 {
 	char *text = json_dumps(obj, JSON_COMPACT);
@@ -61,10 +63,43 @@ static void frame_changed(struct chatd_frame *f)
 	f->cache = NULL;
 }
 
+/* A JSON string of s (borrowed), new; NULL only when out of memory. JSON text
+ * is UTF-8 and jansson refuses anything else, which left a plugin's field out
+ * without a word: a byte that starts no valid UTF-8 sequence (a stray
+ * continuation, an overlong form, a surrogate, a cut sequence) becomes U+FFFD. */
+static json_t *json_string_lossy(const char *s)
+{
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	size_t len = strlen(s), n = 0;
+	char *out = malloc(len * 3 + 1);
+	if (!out)
+		return NULL;
+	const unsigned char *p = (const unsigned char *)s;
+	while (len) {
+		unsigned cp;
+		size_t k = utf8_decode(p, len, &cp);
+		if (k) {
+			memcpy(out + n, p, k);
+			n += k;
+		} else {
+			memcpy(out + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			k = 1;
+		}
+		p += k;
+		len -= k;
+	}
+	v = json_stringn_nocheck(out, n);
+	free(out);
+	return v;
+}
+
 void frame_set_str(struct chatd_frame *f, const char *key, const char *value)
 {
 	frame_changed(f);
-	json_object_set_new(f->obj, key, value ? json_string(value) : json_null());
+	json_object_set_new(f->obj, key, value ? json_string_lossy(value) : json_null());
 }
 
 void frame_set_int(struct chatd_frame *f, const char *key, int64_t value)
@@ -147,7 +182,7 @@ static void push_value(struct chatd_frame *f, const char *key, json_t *v)
 
 void frame_push_str(struct chatd_frame *f, const char *key, const char *value)
 {
-	push_value(f, key, value ? json_string(value) : json_null());
+	push_value(f, key, value ? json_string_lossy(value) : json_null());
 }
 
 void frame_push_int(struct chatd_frame *f, const char *key, int64_t value) { push_value(f, key, json_integer(value)); }

@@ -18,7 +18,8 @@ struct outbuf *json_to_outbuf(json_t *obj);
 struct chatd_frame *frame_new(const char *type);
 /* Free f and its cache. NULL is ignored. */
 void frame_free(struct chatd_frame *f);
-/* Set fields; each invalidates the cache. */
+/* Set fields; each invalidates the cache. A string value NULL sets null; a
+ * byte of it that is not valid UTF-8 is set as U+FFFD. */
 void frame_set_str(struct chatd_frame *f, const char *key, const char *value);
 void frame_set_int(struct chatd_frame *f, const char *key, int64_t value);
 void frame_set_bool(struct chatd_frame *f, const char *key, int value);

@@ -411,7 +411,9 @@ START_TEST(frame_builder_nests_and_readers_walk)
 	json_t *b = tc_expect(tc, a, "build", NULL);
 	ck_assert_ptr_nonnull(b);
 	json_t *want = json_loads("{\"type\":\"build\",\"obj\":{\"s\":\"x\",\"deeper\":{\"n\":7}},"
-				  "\"strs\":[\"a\",\"b\"],\"ints\":[-1],\"mixed\":[0.5,true,null],\"pi\":3.25,"
+				  "\"strs\":[\"a\",\"b\",null,\"c\ufffd\ufffd\"],\"ints\":[-1],\"mixed\":[0.5,true,null],"
+				  "\"latin1\":\"caf\ufffd ok\",\"utf8\":\"caf\u00e9\","
+				  "\"overlong\":\"\ufffd\ufffd\ufffd\ufffd\ufffd!\",\"pi\":3.25,"
 				  "\"nothing\":null,\"yes\":true,\"empty\":[]}", 0, NULL);
 	ck_assert_msg(json_equal(b, want), "got %s", json_dumps(b, JSON_SORT_KEYS));
 	json_decref(want);

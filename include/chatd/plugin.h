@@ -627,7 +627,10 @@ struct chatd_api {
 	size_t (*room_member_count)(const chatd_room *r);
 	int64_t (*room_last_id)(const chatd_room *r);
 
-	/* Outgoing frames: a JSON object built field by field. */
+	/* Outgoing frames: a JSON object built field by field. Strings are
+	 * copied; a NULL string value sets null; a byte of a value that is not
+	 * valid UTF-8 (JSON is UTF-8) goes out as U+FFFD, so the field is never
+	 * lost. Keys must be valid UTF-8 (a field with another key is left out). */
 	chatd_frame *(*frame_new)(const char *type);                  /* new */
 	void (*frame_free)(chatd_frame *f);
 	void (*frame_set_str)(chatd_frame *f, const char *key, const char *value);

@@ -115,6 +115,11 @@ static int on_build(int id, void *event, void *ud)
 	api->frame_set_frame(f, "obj", inner);
 	api->frame_push_str(f, "strs", "a");
 	api->frame_push_str(f, "strs", "b");
+	api->frame_push_str(f, "strs", NULL);
+	api->frame_push_str(f, "strs", "c\xff\xc3");     /* not UTF-8: U+FFFD for each bad byte */
+	api->frame_set_str(f, "latin1", "caf\xe9 ok");   /* a Latin-1 text */
+	api->frame_set_str(f, "utf8", "caf\xc3\xa9");     /* valid: as it is */
+	api->frame_set_str(f, "overlong", "\xc0\xaf\xed\xa0\x80!"); /* overlong '/', a surrogate */
 	api->frame_push_int(f, "ints", -1);
 	api->frame_push_double(f, "mixed", 0.5);
 	api->frame_push_bool(f, "mixed", 1);
