@@ -1,23 +1,27 @@
 #!/usr/bin/python3
-"""bench/bench.py: chatd against the tutorial's server and libwebsockets' mirror
-demo, same run, same machine. Normally started by bench/run.sh (which builds
-bench/loadgen first).
+"""bench/bench.py: chatd against the tutorial's server, a Socket.IO chat server
+from npm (bench/peers/socketio) and libwebsockets' mirror demo, same run, same
+machine. Normally started by bench/run.sh (which builds bench/loadgen first).
 
 Every server is started here pinned to core 0 (taskset -c 0) and killed here;
 the generator runs on core 1. Workloads:
 
-  W1   100 rooms x 20 members, rate sweep          (chatd, tutorial)
-  W2   1 room x 1,000 members, rate sweep          (chatd, tutorial, lws demo)
-  W3   100 rooms x 100 members (10,000 sockets)    (chatd, tutorial)
-  W4   19,000 idle sockets: RSS/socket, connects/s (chatd, tutorial, lws demo)
-  W5   10 rooms x 20, 1 msg/s per room: latency    (chatd, tutorial)
+  W1   100 rooms x 20 members, rate sweep          (chatd, tutorial, Socket.IO)
+  W2   1 room x 1,000 members, rate sweep          (chatd, tutorial, Socket.IO, lws demo)
+  W3   100 rooms x 100 members (10,000 sockets)    (chatd, tutorial, Socket.IO)
+  W4   19,000 idle sockets: RSS/socket, connects/s (chatd, tutorial, Socket.IO, lws demo)
+  W5   10 rooms x 20, 1 msg/s per room: latency    (chatd, tutorial, Socket.IO)
   W5s  10 rooms x 20, every member 1 msg/s (4,000 deliveries/s): latency of
-       chatd as users run it, etc/chatd.conf with all its plugins (chatd, tutorial)
-  W6   1,000 clients join one room at once         (chatd, tutorial, lws demo)
+       chatd as users run it, etc/chatd.conf with all its plugins (chatd, tutorial, Socket.IO)
+  W6   1,000 clients join one room at once         (chatd, tutorial, Socket.IO, lws demo)
   W1h  W1 with chatd's history plugin              (chatd, when history.so exists)
 
 Every workload but W5s runs chatd without plugins (W1h adds history alone): the
 core. W5s runs the stock config (etc/chatd.conf, plus bind = 127.0.0.1).
+The Socket.IO peer is bench/peers/socketio/server.js (socket.io pinned in its
+package.json, installed with npm ci into bench/peers/socketio/node_modules on
+first use; skipped with the reason when node/npm are missing or the install
+fails), run with `node`, spoken to over a plain WebSocket (loadgen --proto socketio).
 The lws demo (lws-mirror-protocol) has one shared room (its mirror instances are
 capped at 3), so it runs the one-room workloads only. A sweep doubles the rate
 until p99 > 50 ms or anything is lost, then bisects: the figure is the highest
@@ -55,39 +59,42 @@ log = sw.log
 
 FULL = {
     "W1": dict(kind="sweep", rooms=100, members=20, duration=5, warmup=1,
-               peers={"chatd": dict(start=20000, bisect=3), "tutorial": dict(start=10000, bisect=2)}),
+               peers={"chatd": dict(start=20000, bisect=3), "tutorial": dict(start=10000, bisect=2),
+                      "socketio": dict(start=10000, bisect=2)}),
     "W2": dict(kind="sweep", rooms=1, members=1000, duration=5, warmup=1,
                peers={"chatd": dict(start=20000, bisect=3), "tutorial": dict(start=5000, bisect=2),
-                      "lws": dict(start=20000, bisect=3)}),
+                      "socketio": dict(start=10000, bisect=2), "lws": dict(start=20000, bisect=3)}),
     "W3": dict(kind="sweep", rooms=100, members=100, duration=5, warmup=1,
                peers={"chatd": dict(start=20000, bisect=3),
-                      "tutorial": dict(start=10000, bisect=1, max_steps=4)}),
-    "W4": dict(kind="connect", rooms=1900, members=10, peers=["chatd", "tutorial", "lws"]),
+                      "tutorial": dict(start=10000, bisect=1, max_steps=4),
+                      "socketio": dict(start=10000, bisect=1, max_steps=4)}),
+    "W4": dict(kind="connect", rooms=1900, members=10, peers=["chatd", "tutorial", "socketio", "lws"]),
     "W5": dict(kind="latency", rooms=10, members=20, rate=1, duration=20, warmup=2, busy_poll=True,
-               peers=["chatd", "tutorial"]),
+               peers=["chatd", "tutorial", "socketio"]),
     # every member publishes (1 msg/s each, in turn) and the sockets come from
     # 20 addresses, so the stock rate limits (5 msg/s per connection, 20 per
     # address) let everything through, as they would for 200 real users
     "W5s": dict(kind="latency", rooms=10, members=20, rate=20, publishers=20, src_addrs=20, duration=20,
-                warmup=2, busy_poll=True, config="stock", peers=["chatd", "tutorial"]),
-    "W6": dict(kind="storm", members=1000, peers=["chatd", "tutorial", "lws"]),
+                warmup=2, busy_poll=True, config="stock", peers=["chatd", "tutorial", "socketio"]),
+    "W6": dict(kind="storm", members=1000, peers=["chatd", "tutorial", "socketio", "lws"]),
     "W1h": dict(kind="sweep", rooms=100, members=20, duration=5, warmup=1, history=True,
                 peers={"chatd": dict(start=20000, bisect=3)}),
 }
 
 QUICK = {
     "W1": dict(kind="sweep", rooms=4, members=5, duration=0.3, warmup=0.1,
-               peers={p: dict(start=200, bisect=0, max_steps=2) for p in ("chatd", "tutorial")}),
+               peers={p: dict(start=200, bisect=0, max_steps=2) for p in ("chatd", "tutorial", "socketio")}),
     "W2": dict(kind="sweep", rooms=1, members=20, duration=0.3, warmup=0.1,
-               peers={p: dict(start=200, bisect=0, max_steps=1) for p in ("chatd", "tutorial", "lws")}),
+               peers={p: dict(start=200, bisect=0, max_steps=1)
+                      for p in ("chatd", "tutorial", "socketio", "lws")}),
     "W3": dict(kind="sweep", rooms=4, members=10, duration=0.3, warmup=0.1,
-               peers={p: dict(start=200, bisect=0, max_steps=1) for p in ("chatd", "tutorial")}),
-    "W4": dict(kind="connect", rooms=20, members=10, peers=["chatd", "tutorial", "lws"]),
+               peers={p: dict(start=200, bisect=0, max_steps=1) for p in ("chatd", "tutorial", "socketio")}),
+    "W4": dict(kind="connect", rooms=20, members=10, peers=["chatd", "tutorial", "socketio", "lws"]),
     "W5": dict(kind="latency", rooms=2, members=5, rate=5, duration=0.3, warmup=0.1, busy_poll=True,
-               peers=["chatd", "tutorial"]),
+               peers=["chatd", "tutorial", "socketio"]),
     "W5s": dict(kind="latency", rooms=2, members=5, rate=5, publishers=5, src_addrs=5, duration=0.3,
-                warmup=0.1, busy_poll=True, config="stock", peers=["chatd", "tutorial"]),
-    "W6": dict(kind="storm", members=40, peers=["chatd", "tutorial", "lws"]),
+                warmup=0.1, busy_poll=True, config="stock", peers=["chatd", "tutorial", "socketio"]),
+    "W6": dict(kind="storm", members=40, peers=["chatd", "tutorial", "socketio", "lws"]),
     "W1h": dict(kind="sweep", rooms=4, members=5, duration=0.3, warmup=0.1, history=True,
                 peers={"chatd": dict(start=200, bisect=0, max_steps=1)}),
 }
@@ -103,7 +110,8 @@ DESCR = {
     "W1h": "W1 with the history plugin",
 }
 
-PEER_NAMES = {"chatd": "chatd", "tutorial": "tutorial server", "lws": "lws mirror demo"}
+PEER_NAMES = {"chatd": "chatd", "tutorial": "tutorial server", "socketio": "Socket.IO", "lws": "lws mirror demo"}
+PEERS = ["chatd", "tutorial", "socketio", "lws"]  # the table's column order
 
 # ---------------------------------------------------------------- servers
 
@@ -241,6 +249,58 @@ def lws_binary():
     return None
 
 
+SOCKETIO_DIR = os.path.join(HERE, "peers", "socketio")
+
+
+def socketio_versions():
+    """(pinned, installed) socket.io versions of bench/peers/socketio ('' when unknown)."""
+    def version(path, key=None):
+        try:
+            with open(path) as f:
+                d = json.load(f)
+            return d["dependencies"]["socket.io"] if key else d["version"]
+        except (OSError, ValueError, KeyError):
+            return ""
+    return (version(os.path.join(SOCKETIO_DIR, "package.json"), "deps"),
+            version(os.path.join(SOCKETIO_DIR, "node_modules", "socket.io", "package.json")))
+
+
+def have_socketio(install):
+    """None when the Socket.IO peer can run, else why not. Installs socket.io with
+    `npm ci` into bench/peers/socketio/node_modules when it is missing or not the
+    pinned version (install=False: skip instead), as tests/e2e/run.sh does."""
+    if not shutil.which("node"):
+        return "no node command (install Debian's nodejs and npm: scripts/install-deps test)"
+    want, have = socketio_versions()
+    if not want:
+        return "no socket.io version in %s" % os.path.relpath(os.path.join(SOCKETIO_DIR, "package.json"), TOP)
+    if have == want:
+        return None
+    if not install:
+        return "socket.io %s not installed in bench/peers/socketio (run npm ci there)" % want
+    if not shutil.which("npm"):
+        return "no npm command to install socket.io %s (install Debian's npm)" % want
+    log("bench: installing socket.io %s into %s (npm ci)" % (want, os.path.relpath(SOCKETIO_DIR, TOP)))
+    try:
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SOCKETIO_DIR,
+                           stdout=sys.stderr, stderr=sys.stderr, timeout=600)
+        rc = r.returncode
+    except (OSError, subprocess.TimeoutExpired) as e:
+        rc = str(e)
+    want, have = socketio_versions()
+    if rc != 0 or have != want:
+        return "npm ci failed in bench/peers/socketio (%s): socket.io %s is needed from the npm registry" % (rc, want)
+    return None
+
+
+def node_version():
+    try:
+        return subprocess.run(["node", "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
 def apt_install(pkgs):
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return False
@@ -266,6 +326,7 @@ class Peers:
             apt_install(["python3-fastapi", "python3-uvicorn", "python3-websockets"])
             why = have_tutorial(self.seed)
         self.available["tutorial"] = why
+        self.available["socketio"] = have_socketio(args.install) if "socketio" in args.peers.split(",") else None
         self.lws = lws_binary()
         if not self.lws and args.install:
             apt_install(["libwebsockets-test-server"])
@@ -335,6 +396,10 @@ class Peers:
             cmd = [PY, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port),
                    "--log-level", "warning"]
             return Server("tutorial", cmd, self.seed, port, self.workdir, env=env).start()
+        if peer == "socketio":
+            env = dict(os.environ, PORT=str(port), HOST="127.0.0.1", NODE_ENV="production")
+            cmd = ["node", os.path.join(SOCKETIO_DIR, "server.js")]
+            return Server("socketio", cmd, SOCKETIO_DIR, port, self.workdir, env=env, health="/healthz").start()
         if peer == "lws":
             cmd = [self.lws, "--port", str(port), "-d", "1"]
             return Server("lws", cmd, self.workdir, port, self.workdir).start()
@@ -349,6 +414,8 @@ def base_args(peer, server, quick, src_addrs=8):
         a += ["--proto", "chatd"]
     elif peer == "tutorial":
         a += ["--proto", "tutorial"]
+    elif peer == "socketio":
+        a += ["--proto", "socketio"]  # loadgen's default path: /socket.io/?EIO=4&transport=websocket&room=...
     else:
         a += ["--proto", "mirror", "--path-template", "/", "--subprotocol", "lws-mirror-protocol"]
     return a
@@ -521,10 +588,13 @@ def ratio(a, b, higher):
 
 def table(records, quick=False):
     fig = figures(records, quick)
-    peers = ["chatd", "tutorial", "lws"]
-    lines = ["| workload / metric | chatd | tutorial server | lws mirror demo | chatd vs tutorial | "
-             "chatd vs lws | target |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    # a run saved before the Socket.IO peer existed keeps its old columns
+    peers = [p for p in PEERS if p != "socketio" or any(k[1] == p for k in fig)]
+    short = {"tutorial": "tutorial", "socketio": "Socket.IO", "lws": "lws"}
+    lines = ["| workload / metric | %s | %s | target |" % (
+                 " | ".join(PEER_NAMES[p] for p in peers),
+                 " | ".join("chatd vs %s" % short[p] for p in peers[1:])),
+             "|---|" + "---:|" * (2 * len(peers) - 1) + "---|"]
     for w, metric, title, fmt, higher, target in ROWS:
         if not any((w, p) in fig for p in peers):
             continue
@@ -532,16 +602,16 @@ def table(records, quick=False):
         cells = [cell(v, metric, fmt) for v in vals]
         raw = [(v or {}).get(metric) if v and "skipped" not in v and "error" not in v else None
                for v in vals]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            title, cells[0], cells[1], cells[2], ratio(raw[0], raw[1], higher),
-            ratio(raw[0], raw[2], higher), target))
+        lines.append("| %s | %s | %s | %s |" % (
+            title, " | ".join(cells), " | ".join(ratio(raw[0], r, higher) for r in raw[1:]), target))
     lines.append("")
     if any(f.get("noisy") for f in fig.values()):
         lines.append("\\* measured while other processes on the machine used more than %d%% of a core: "
                      "read with care." % NOISY)
         lines.append("")
     lines.append("Ratios read \"chatd is N times better\" (for time, memory and CPU: the peer's "
-                 "figure over chatd's). n/a: the peer cannot run that workload (the lws demo has one room).")
+                 "figure over chatd's). n/a: the peer cannot run that workload (the lws demo has one room; "
+                 "W1h is chatd's history plugin).")
     return "\n".join(lines)
 
 
@@ -558,7 +628,8 @@ def git_info():
 
 
 def machine_info():
-    info = {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()}
+    info = {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+            "node": node_version(), "socketio": socketio_versions()[1]}
     try:
         with open("/proc/cpuinfo") as f:
             for ln in f:
@@ -634,10 +705,12 @@ def print_report(result, path):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="chatd benchmark: chatd vs the tutorial server vs the lws demo")
+    ap = argparse.ArgumentParser(description="chatd benchmark: chatd vs the tutorial server, Socket.IO "
+                                 "and the lws demo")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds per server (CI smoke)")
     ap.add_argument("--workloads", default=None, help="comma list, e.g. W1,W4 (default: all)")
-    ap.add_argument("--peers", default="chatd,tutorial,lws", help="comma list of chatd,tutorial,lws")
+    ap.add_argument("--peers", default="chatd,tutorial,socketio,lws",
+                    help="comma list of chatd,tutorial,socketio,lws")
     ap.add_argument("--chatd", default=os.path.join(TOP, "chatd"))
     # The tutorial's server.py is not part of this repository: SEED_SERVER_PY names it
     # (.ci/run sets it); else the shared/seed folder next to the clone, where the project's

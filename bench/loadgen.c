@@ -16,7 +16,9 @@
  *
  * Output: one JSON line on stdout per run, a human summary on stderr.
  * Frame shapes understood: chatd and the tutorial server ({"type":"message",
- * ...,"text":"..."}), and lws-mirror-protocol (the text itself, raw).
+ * ...,"text":"..."}), lws-mirror-protocol (the text itself, raw), and Socket.IO
+ * v4 over a plain WebSocket (engine.io v4 packets: open `0{..}`, the namespace
+ * connect `40` answered by `40{..}`, events `42["message",{..}]`, ping `2` -> pong `3`).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -48,12 +50,14 @@
 #define VERSION "1"
 #define MAX_FRAME (16u << 20)
 #define RDBUF (256u << 10)
+/* Socket.IO v4's engine.io v4 straight over a WebSocket, the room in the query */
+#define SIO_PATH "/socket.io/?EIO=4&transport=websocket&room=room%d"
 
-enum { P_CHATD, P_TUTORIAL, P_MIRROR };
+enum { P_CHATD, P_TUTORIAL, P_MIRROR, P_SOCKETIO };
 enum { M_LOAD, M_CONNECT, M_STORM };
 enum { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
 
-static const char *proto_names[] = {"chatd", "tutorial", "mirror"};
+static const char *proto_names[] = {"chatd", "tutorial", "mirror", "socketio"};
 static const char *mode_names[] = {"load", "connect", "storm"};
 
 static struct opts {
@@ -126,6 +130,7 @@ struct conn {
 	uint8_t in_frag;
 	uint8_t fop;
 	uint8_t on_port2;  /* connected to --port2 */
+	uint8_t sio_open;  /* --proto socketio: engine.io open packet seen, namespace connect sent */
 	uint32_t room;
 	char *rbuf;
 	uint32_t rlen, rcap;
@@ -162,6 +167,7 @@ static struct g {
 	uint64_t late_or_early; /* B1 messages outside the window */
 	uint64_t last_frame_ns, last_system_ns;
 	uint64_t pings, server_closes, eofs;
+	uint64_t sio_pings; /* engine.io pings (`2`) answered with `3` */
 	struct errcount errs[16];
 	int nerrs;
 	uint16_t close_codes[8];
@@ -607,10 +613,21 @@ static int msg_type(const char *m, size_t len)
 	return (unsigned char)p[1];
 }
 
+static void on_typed(struct conn *c, int type, const char *m, size_t len, uint64_t now);
+static int on_sio_packet(struct conn *c, const char *m, size_t len, uint64_t now);
+
 static void on_message(struct conn *c, const char *m, size_t len, uint64_t now)
 {
 	g.msgs_in++;
+	/* an engine.io ping is no traffic: settle() would never see the server quiet */
+	if (o.proto == P_SOCKETIO && len == 1 && m[0] == '2') {
+		g.sio_pings++;
+		ws_send(c, 0x1, "3", 1);
+		return;
+	}
 	g.last_frame_ns = now;
+	if (o.proto == P_SOCKETIO && on_sio_packet(c, m, len, now))
+		return;
 	const char *b = memmem(m, len, "B1:", 3);
 	if (b) {
 		const char *end = m + len;
@@ -644,7 +661,13 @@ static void on_message(struct conn *c, const char *m, size_t len, uint64_t now)
 		}
 		return;
 	}
-	switch (msg_type(m, len)) {
+	on_typed(c, msg_type(m, len), m, len, now);
+}
+
+/* Count a frame that carries no B1 message by its type's first letter. */
+static void on_typed(struct conn *c, int type, const char *m, size_t len, uint64_t now)
+{
+	switch (type) {
 	case 'w':
 		g.welcome_in++;
 		if (!o.ready_upgrade)
@@ -661,6 +684,85 @@ static void on_message(struct conn *c, const char *m, size_t len, uint64_t now)
 		break;
 	default:
 		g.other_in++;
+	}
+}
+
+/* The first letter of a Socket.IO event's name: p points after `42` (default
+ * namespace), at `["name",...]`, possibly after an ack id; 0 if none. */
+static int sio_event(const char *p, const char *end)
+{
+	while (p < end && *p >= '0' && *p <= '9')
+		p++; /* ack id */
+	if (end - p < 3 || p[0] != '[' || p[1] != '"')
+		return 0;
+	return (unsigned char)p[2];
+}
+
+/* --proto socketio: handle one engine.io packet m (one WebSocket message).
+ * Returns 1 when the packet was handled here, 0 when it is an event the
+ * caller reads for its B1 message ("message" events). Borrows m. */
+static int on_sio_packet(struct conn *c, const char *m, size_t len, uint64_t now)
+{
+	const char *end = m + len;
+	if (len == 0) {
+		g.other_in++;
+		return 1;
+	}
+	switch (m[0]) {
+	case '0': /* engine.io open {"sid",...,"pingInterval"...}: connect to the default namespace */
+		if (!c->sio_open) {
+			c->sio_open = 1;
+			ws_send(c, 0x1, "40", 2);
+		}
+		return 1;
+	case '1': /* engine.io close */
+		g.server_closes++;
+		count_close_code(1000);
+		conn_close(c, 1);
+		return 1;
+	case '2': /* engine.io ping with a payload (plain `2`: on_message): pong with it */
+		g.sio_pings++;
+		{
+			char pong[64];
+			size_t pl = len < sizeof pong ? len : sizeof pong;
+			memcpy(pong, m, pl);
+			pong[0] = '3';
+			ws_send(c, 0x1, pong, pl);
+		}
+		return 1;
+	case '4':
+		break;
+	default: /* pong, upgrade, noop: not expected over a plain WebSocket */
+		g.other_in++;
+		return 1;
+	}
+	if (len < 2) {
+		g.other_in++;
+		return 1;
+	}
+	switch (m[1]) {
+	case '0': /* namespace connect answered {"sid":...}: joined, the welcome of Socket.IO */
+		g.welcome_in++;
+		mark_ready(c, now);
+		return 1;
+	case '1': /* namespace disconnect */
+		g.server_closes++;
+		count_close_code(1000);
+		conn_close(c, 1);
+		return 1;
+	case '2': { /* event ["name", data] */
+		int ev = sio_event(m + 2, end);
+		if (ev == 'm')
+			return 0; /* "message": the caller reads its B1 text */
+		on_typed(c, ev, m, len, now);
+		return 1;
+	}
+	case '4': /* connect_error */
+		on_typed(c, 'e', m, len, now);
+		return 1;
+	default:
+		g.other_in++;
+		return 1;
 	}
 }
 
@@ -1044,6 +1146,9 @@ static void publish_due(uint64_t now)
 			}
 			if (o.proto == P_MIRROR) {
 				ws_send(c, 0x1, text, (size_t)tl);
+			} else if (o.proto == P_SOCKETIO) {
+				int ml = snprintf(msg, tcap + 64, "42[\"message\",{\"text\":\"%.*s\"}]", tl, text);
+				ws_send(c, 0x1, msg, (size_t)ml);
 			} else {
 				int ml = snprintf(msg, tcap + 64, "{\"type\":\"message\",\"text\":\"%.*s\"}", tl, text);
 				ws_send(c, 0x1, msg, (size_t)ml);
@@ -1114,8 +1219,9 @@ static void json_tail(FILE *f)
 	fprintf(f,
 		",\"frames\":{\"in\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"system\":%" PRIu64 ",\"welcome\":%" PRIu64
 		",\"error\":%" PRIu64 ",\"other\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"out_of_order\":%" PRIu64
-		",\"pings\":%" PRIu64 "}",
-		g.frames_in, g.bytes_in, g.system_in, g.welcome_in, g.error_in, g.other_in, g.foreign, g.ooo, g.pings);
+		",\"pings\":%" PRIu64 ",\"sio_pings\":%" PRIu64 "}",
+		g.frames_in, g.bytes_in, g.system_in, g.welcome_in, g.error_in, g.other_in, g.foreign, g.ooo, g.pings,
+		g.sio_pings);
 	fprintf(f, ",\"server_closes\":{\"n\":%" PRIu64 ",\"codes\":{", g.server_closes);
 	for (int i = 0; i < g.nclose_codes; i++)
 		fprintf(f, "%s\"%u\":%" PRIu64, i ? "," : "", g.close_codes[i], g.close_code_n[i]);
@@ -1161,7 +1267,7 @@ static void load_step(int step)
 		g.c[i].delivered = 0;
 	g.sent_total = g.sent_window = g.delivered_win = 0;
 	g.frames_in = g.bytes_in = g.msgs_in = g.system_in = g.welcome_in = g.error_in = g.other_in = 0;
-	g.foreign = g.ooo = g.late_or_early = g.pings = g.server_closes = g.eofs = 0;
+	g.foreign = g.ooo = g.late_or_early = g.pings = g.sio_pings = g.server_closes = g.eofs = 0;
 	g.nerrs = g.nclose_codes = 0;
 	hist_init(&g.h_lat);
 	hist_init(&g.h_lat2);
@@ -1429,10 +1535,13 @@ static void usage(FILE *f)
 		"Usage: loadgen --port P [options]\n"
 		"  --host H              server address (default 127.0.0.1; loopback only)\n"
 		"  --port P              server port\n"
-		"  --path-template T     request path, %%d = room index (default /ws/room%%d; \"/\" for lws-mirror)\n"
+		"  --path-template T     request path, %%d = room index (default /ws/room%%d; \"/\" for lws-mirror;\n"
+		"                        with --proto socketio /socket.io/?EIO=4&transport=websocket&room=room%%d)\n"
 		"  --subprotocol S       Sec-WebSocket-Protocol to request (e.g. lws-mirror-protocol)\n"
-		"  --proto chatd|tutorial|mirror   frame shapes (default chatd; mirror: raw text, ready at 101;\n"
-		"                        tutorial: ready at 101 as it sends no welcome)\n"
+		"  --proto chatd|tutorial|mirror|socketio   frame shapes (default chatd; mirror: raw text, ready at\n"
+		"                        101; tutorial: ready at 101 as it sends no welcome; socketio: Socket.IO v4\n"
+		"                        over a WebSocket, ready at the namespace's connect answer 40{...}, room in\n"
+		"                        the query, events 42[\"message\",{\"text\":...}], engine.io pings answered)\n"
 		"  --rooms R --members M R rooms of M members; member 0 of each room publishes\n"
 		"  --port2 P             members with an odd index connect to port P (a second node)\n"
 		"  --extra-pid NAME:PID  also report PID's CPU over the window (up to 4; e.g. node2, redis)\n"
@@ -1481,18 +1590,19 @@ int main(int argc, char **argv)
 		{"port2", 1, 0, OPT_PORT2},      {"extra-pid", 1, 0, OPT_EXTRA},
 		{"help", 0, 0, OPT_HELP},           {0, 0, 0, 0},
 	};
-	int conc_set = 0, opt;
+	int conc_set = 0, path_set = 0, opt;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
 		case OPT_HOST: o.host = optarg; break;
 		case OPT_PORT: o.port = atoi(optarg); break;
-		case OPT_PATH: o.path_tmpl = optarg; break;
+		case OPT_PATH: o.path_tmpl = optarg; path_set = 1; break;
 		case OPT_SUB: o.subproto = optarg; break;
 		case OPT_PROTO:
 			if (!strcmp(optarg, "chatd")) o.proto = P_CHATD;
 			else if (!strcmp(optarg, "tutorial")) o.proto = P_TUTORIAL;
 			else if (!strcmp(optarg, "mirror")) o.proto = P_MIRROR;
-			else die("--proto: chatd, tutorial or mirror");
+			else if (!strcmp(optarg, "socketio")) o.proto = P_SOCKETIO;
+			else die("--proto: chatd, tutorial, mirror or socketio");
 			break;
 		case OPT_ROOMS: o.rooms = atoi(optarg); break;
 		case OPT_MEMBERS: o.members = atoi(optarg); break;
@@ -1558,7 +1668,9 @@ int main(int argc, char **argv)
 	if (o.names < 0)
 		o.names = o.proto != P_MIRROR;
 	if (o.ready_upgrade < 0)
-		o.ready_upgrade = o.proto != P_CHATD;
+		o.ready_upgrade = o.proto != P_CHATD && o.proto != P_SOCKETIO;
+	if (o.proto == P_SOCKETIO && !path_set)
+		o.path_tmpl = SIO_PATH;
 	{
 		/* the only place traffic goes: refuse anything outside 127.0.0.0/8 */
 		struct in_addr a;

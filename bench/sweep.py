@@ -336,7 +336,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--server-pid", type=int, default=0)
-    ap.add_argument("--proto", default="chatd", choices=["chatd", "tutorial", "mirror"])
+    ap.add_argument("--proto", default="chatd", choices=["chatd", "tutorial", "mirror", "socketio"])
     ap.add_argument("--path-template", default=None)
     ap.add_argument("--subprotocol", default=None)
     ap.add_argument("--rooms", type=int, default=100)
