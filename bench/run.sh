@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh [--quick] [bench.py options]  (then bench/cluster.py [--quick])
 # One command: builds the load generator (and chatd and its plugins), starts chatd, the tutorial's
-# server and the lws mirror demo in turn pinned to core 0, runs every workload
+# server, the Socket.IO peer (bench/peers/socketio, npm ci on first use) and the lws mirror
+# demo in turn pinned to core 0, runs every workload
 # against each with the generator on core 1, kills every server it started, writes
 # bench/results/<date>-<HHMM>.json and prints the markdown table. See docs/performance.md.
 set -eu
