@@ -59,7 +59,7 @@ if ! command -v node >/dev/null 2>&1 || [ ! -f "$sio/node_modules/socket.io/pack
 	echo "selftest: socketio part skipped: socket.io not installed in bench/$sio/node_modules (bench/run.sh installs it)"
 	exit 0
 fi
-sport=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sport=$($PY -c 'import bench; print(bench.free_port())')
 PORT=$sport PING_INTERVAL_MS=300 PING_TIMEOUT_MS=1000 node "$sio/server.js" > selftest-socketio-server.out 2>&1 &
 spid=$!
 trap 'kill $spid 2>/dev/null || true' EXIT
