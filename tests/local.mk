@@ -131,6 +131,7 @@ include tests/integration/local.mk
 # registered file each.
 TESTS += \
 	tests/e2e/chat.test.mjs \
+	tests/e2e/cluster.test.mjs \
 	tests/e2e/modules.test.mjs \
 	tests/e2e/people.test.mjs \
 	tests/e2e/plugins.test.mjs \

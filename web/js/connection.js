@@ -22,6 +22,7 @@ const CLOSE_TEXT = {
   1008: 'The server closed the connection for a policy violation (for example, sending too fast).',
   1009: 'The server closed the connection because a message was too large.',
   1011: 'The server hit an internal error.',
+  1012: 'This server node had to stop serving (it lost its place in the cluster). Reconnecting…',
   1013: 'Your connection was too slow to keep up with the room. Reconnecting…',
 };
 

@@ -5,7 +5,7 @@ import { state, conv, viewConv, roomConv, roomKey, dmKey } from './state.js';
 import { notice, announce } from './notices.js';
 import { afterLiveAdd, captureAnchor, restoreAnchor } from './scroll.js';
 import {
-  messageRow, addSystem, insertById, insertUnnumbered, insertReplayed, rememberId, resetIds, regroup, restyleOwn,
+  messageRow, systemRow, addSystem, insertById, insertUnnumbered, insertReplayed, rememberId, resetIds, regroup, restyleOwn,
 } from './render.js';
 import { clearTyper, clearTyperEverywhere, showTyper } from './typing.js';
 import {
@@ -30,6 +30,7 @@ const FAILED_BECAUSE = {
   no_such_user: 'nobody by that name is connected',
   bad_request: 'the server refused it',
   not_in_room: 'you are not in that room',
+  unavailable: 'the server could not reach its message store',
 };
 
 /** Parses one text frame and runs its handler (a frame without type is a message). */
@@ -133,6 +134,11 @@ function onMessage(m) {
     forgetPending(p);
   } else {
     if (p) dropPending(p);
+    // truncated (extension): a since= replay longer than the server gives starts here; the
+    // messages missed before this one are not shown: say so where they would be.
+    if (newest && m.history && m.truncated === true && c.replayAfter) {
+      insertReplayed(c, systemRow('Only the latest messages you missed are shown here; earlier ones were skipped.', 'warn'));
+    }
     if (newest && m.history && c.replayAfter) insertReplayed(c, li);
     else if (id !== null) insertById(c, li, id);
     else insertUnnumbered(c, li);
@@ -343,6 +349,7 @@ export function errorSentence(code, serverText, retryAfterMs, priv) {
       return `You are sending too fast. You can send again in ${s} ${s === 1 ? 'second' : 'seconds'}.`;
     }
     case 'too_large': return 'That message is too large for the server.';
+    case 'unavailable': return 'The server could not reach its message store just now, so your message was not sent. Retry it in a moment.';
     case 'no_such_user':
       return priv ? `Nobody named ${priv.to} is connected, so your private message was not sent.`
         : 'Nobody by that name is connected.';
@@ -423,8 +430,33 @@ function onAck(a) {
   if (p) dropPending(p);
 }
 
+/**
+ * gap (cluster mode, docs/protocol.md "Many nodes"): what a replay cannot give.
+ * not_retained: messages from..to are no longer kept, so the replay that follows starts
+ * later: said where it happens, never a silent hole. reset: the room's record started
+ * over (its ids begin again after last_id): forget the ids shown so far, as for a
+ * welcome whose last_id went backwards (which already did it when it came first).
+ */
+function onGap(g) {
+  const c = frameRoom(g);
+  if (!c) return;
+  if (g.reason === 'reset') {
+    const last = typeof g.last_id === 'number' ? g.last_id : 0;
+    if (c.maxId > last) resetIds(c);
+  } else {
+    const n = typeof g.from === 'number' && typeof g.to === 'number' && g.to >= g.from ? g.to - g.from + 1 : 0;
+    const what = n === 1 ? '1 earlier message is' : n > 1 ? `${n} earlier messages are` : 'Some earlier messages are';
+    const row = systemRow(`${what} no longer kept by the server and cannot be shown here.`, 'warn');
+    row.classList.add('gap');
+    if (c.replayAfter) insertReplayed(c, row);   // before the replay that follows it
+    else insertUnnumbered(c, row);
+  }
+  if (c.key === state.view) afterLiveAdd(c, false, true);
+  else scheduleChrome();
+}
+
 const HANDLERS = {
-  ack: onAck,
+  ack: onAck, gap: onGap,
   welcome: onWelcome, message: onMessage, system: onSystem, typing: onTyping,
   private: onPrivate, history: onHistory, users: onUsers, presence: onPresence, error: onError,
   left: onLeft, read: onRead, dms: onDms, rooms: renderDirectory, search: renderResults,
