@@ -50,6 +50,7 @@ struct cluster {
 	int64_t acked_ms[16];      /* when (monotonic) beat seq was answered, at seq % 16 */
 	uint64_t seen_seq;         /* newest beat received on the subscription */
 	int node_subscribed;       /* the node channel's SUBSCRIBE took effect */
+	ev_timer sub_check;        /* one-shot: when the oldest missing acknowledged beat is late */
 	int64_t fenced_total;
 
 	struct cluster_client *clients; /* every accepted connection */

@@ -30,6 +30,7 @@
 #define REAP_BUDGET 500
 
 static int64_t mono_ms(struct cluster *cl) { return cl->api->monotonic_ms(); }
+static void watch_subscription(struct cluster *cl);
 
 static void new_node_id(struct cluster *cl)
 {
@@ -111,6 +112,7 @@ static void on_beat(void *ud, const redisReply *reply, const char *err)
 	}
 	cl->acked_seq = cl->beat_seq;
 	cl->acked_ms[cl->acked_seq % 16] = mono_ms(cl);
+	watch_subscription(cl);
 	if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer > 0)
 		cl->api->counter_add(cl->self, "reaped_entries", reply->element[2]->integer);
 }
@@ -132,23 +134,47 @@ static void send_beat(struct cluster *cl)
 
 /* A beat Redis acknowledged SUB_SILENCE_MS ago has not come back: the
  * subscription delivers nothing any more. (Beats are sent one at a time, so
- * the oldest one missing is the one after the newest seen.) */
-static void check_subscription(struct cluster *cl)
+ * the oldest one missing is the one after the newest seen.) Returns the ms
+ * until the oldest missing beat is late, 0 when none is missing (or the
+ * subscription was just dropped). */
+static int64_t check_subscription(struct cluster *cl)
 {
 	if (!redis_sub_up(cl->redis) || !cl->node_subscribed || cl->acked_seq < cl->first_counted_seq)
-		return;
+		return 0;
 	if (cl->seen_seq >= cl->acked_seq)
-		return;
+		return 0;
 	uint64_t missing = cl->seen_seq + 1 > cl->first_counted_seq ? cl->seen_seq + 1 : cl->first_counted_seq;
 	if (cl->acked_seq - missing >= 16)
 		missing = cl->acked_seq - 15;
 	int64_t waited = mono_ms(cl) - cl->acked_ms[missing % 16];
 	if (waited < SUB_SILENCE_MS)
-		return;
+		return SUB_SILENCE_MS - waited;
 	CLOG(cl, CHATD_LOG_WARN, "subscription silent: beat %" PRIu64 " acknowledged %lld ms ago never arrived; "
 	     "subscribing again", missing, (long long)waited);
 	cl->api->counter_add(cl->self, "subscription_silent", 1);
 	redis_drop_sub(cl->redis, "heartbeat not received");
+	return 0;
+}
+
+/* Checks the subscription now and, while an acknowledged beat is missing,
+ * again when it is due: silence is noticed SUB_SILENCE_MS after the beat's
+ * answer, not up to a heartbeat later (the beat timer alone could make a
+ * silent subscription wait heartbeat + SUB_SILENCE_MS + heartbeat). */
+static void watch_subscription(struct cluster *cl)
+{
+	int64_t due = check_subscription(cl);
+	ev_timer_stop(cl->loop, &cl->sub_check);
+	if (due > 0) {
+		ev_timer_set(&cl->sub_check, (due + 5) / 1000.0, 0.);
+		ev_timer_start(cl->loop, &cl->sub_check);
+	}
+}
+
+static void on_sub_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	watch_subscription(w->data);
 }
 
 static void on_beat_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -156,7 +182,7 @@ static void on_beat_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct cluster *cl = w->data;
-	check_subscription(cl);
+	watch_subscription(cl);
 	if (!redis_cmd_up(cl->redis))
 		return;
 	if (!cl->registered) {
@@ -220,12 +246,15 @@ int node_start(struct cluster *cl)
 	ev_timer_init(&cl->beat, on_beat_timer, cl->opt.heartbeat_ms / 1000.0, cl->opt.heartbeat_ms / 1000.0);
 	cl->beat.data = cl;
 	ev_timer_start(cl->loop, &cl->beat);
+	ev_timer_init(&cl->sub_check, on_sub_check, 1., 0.);
+	cl->sub_check.data = cl;
 	return 0;
 }
 
 void node_stop(struct cluster *cl)
 {
 	ev_timer_stop(cl->loop, &cl->beat);
+	ev_timer_stop(cl->loop, &cl->sub_check);
 }
 
 void node_bye(struct cluster *cl)
