@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from chatdtest import CHATD, PLUGIN_DIR, ChatdTestCase, main, write_config
+from chatdtest import CHATD, PLUGIN_DIR, TIME_SCALE, ChatdTestCase, main, write_config
 
 
 class PrivmsgTest(ChatdTestCase):
@@ -161,7 +161,7 @@ class PrivmsgConfigTest(unittest.TestCase):
             path = os.path.join(tmp, "chatd.conf")
             write_config(path, {"server": {}, "plugin privmsg": {"alias": "/t"}})
             p = subprocess.run([CHATD, "-t", "-c", path, "-P", PLUGIN_DIR], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10 * TIME_SCALE)
             out = p.stdout.decode("utf-8", "replace")
             self.assertEqual(p.returncode, 4, out)
             self.assertIn("chatd.conf:4: plugin privmsg: option 'alias': unknown option", out)

@@ -215,8 +215,8 @@ class RoomsTest(ChatdTestCase):
         a, _ = self.join(r1, uniq("Ann"))
         b, _ = self.join(r2, uniq("Bob"))
         a.send_json({"text": "a seen"})
-        b.send_json({"text": "b seen"})
         seen1 = ws.expect(type="message", room=r1, text="a seen")["id"]
+        b.send_json({"text": "b seen"})  # after: expect() skips what comes before its frame
         seen2 = ws.expect(type="message", room=r2, text="b seen")["id"]
         ws.close()
         for t in ("a missed 1", "a missed 2"):
