@@ -86,10 +86,23 @@ test('a reload, a dropped connection or a second tab does not flap presence', as
     await waitConnected(alice);
     assert.equal(await alice.locator('#nick-input').inputValue(), 'Ana');
     // A dropped connection that comes back.
-    await alice.evaluate(() => window.__lastWs.close(4000, 'test'));
-    await alice.waitForSelector('#conn[data-state="offline"]');
+    // The first retry comes after a random 0-500 ms, so "offline" may last a few ms only:
+    // every state the top bar takes is recorded, and the test waits for offline, then connected.
+    await alice.evaluate(() => {
+      const conn = document.querySelector('#conn');
+      window.__states = [];
+      new MutationObserver((records) => {
+        for (const r of records) window.__states.push(r.oldValue);
+        window.__states.push(conn.dataset.state);
+      }).observe(conn, { attributes: true, attributeFilter: ['data-state'], attributeOldValue: true });
+      window.__lastWs.close(4000, 'test');
+    });
+    await alice.waitForFunction(() => window.__states.includes('offline'));
     await alice.evaluate(() => { const b = document.querySelector('#retry-now'); if (!b.hidden) b.click(); });
-    await waitConnected(alice);
+    await alice.waitForFunction(() => {
+      const s = window.__states;
+      return s.slice(s.indexOf('offline')).includes('connected') && document.querySelector('#conn').dataset.state === 'connected';
+    }, null, { timeout: 15000 });
     // A second tab of the same browser: the same person, not "Alice2", no join notice.
     tab2 = await alice.context().newPage();
     await tab2.goto(`${srv.url}/#steady`);
