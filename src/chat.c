@@ -32,7 +32,7 @@ int chat_handshake(struct chatd_server *srv, struct chatd_client *c, const char 
 	struct chatd_connect_event ev = { .size = sizeof ev, .client = c, .room = c->join_room, .origin = origin,
 					  .host = host, .address = c->address, .http_status = 403,
 					  .reason = "forbidden", .request = c->request,
-					  .requested_name = c->query_name[0] ? c->query_name : NULL };
+					  .requested_name = c->query_name };
 	c->connect_seen = 1; /* a hook may keep state for c: DISCONNECT will follow, refused or not */
 	int res = hooks_dispatch(&srv->hooks, CHATD_EV_CONNECT, &ev);
 	if (res == CHATD_OK || res == CHATD_CONSUMED) {
@@ -158,11 +158,12 @@ void chat_open(struct chatd_server *srv, struct chatd_client *c)
 	struct nick_refusal refused = { "", "" };
 	int wanted = 0, attached;
 	c->established = 1;
-	if (c->query_name[0] && !(why = nick_normalize(c->query_name, strlen(c->query_name), name, sizeof name)) &&
+	if (c->query_name && !(why = nick_normalize(c->query_name, strlen(c->query_name), name, sizeof name)) &&
 	    !nick_filter(srv, c, NULL, name, &refused)) {
 		nick_fold(name, c->requested, sizeof c->requested);
 		wanted = 1;
 	}
+	(void)client_set_query_name(c, NULL); /* read: an open connection keeps no copy */
 	if (why) {
 		code = "bad_request";
 		snprintf(reason, sizeof reason, "name: %s", why);

@@ -48,7 +48,18 @@ void client_unref(struct chatd_client *c)
 	free(c->rx);
 	free(c->slots);
 	free(c->name_refusal);
+	free(c->query_name);
 	free(c);
+}
+
+int client_set_query_name(struct chatd_client *c, const char *v)
+{
+	free(c->query_name);
+	c->query_name = NULL;
+	if (!v || !v[0])
+		return 0;
+	c->query_name = strndup(v, QUERY_NAME_MAX);
+	return c->query_name ? 0 : -1;
 }
 
 void client_gone(struct chatd_client *c)

@@ -12,6 +12,12 @@ struct chatd_client *client_new(struct chatd_server *srv, void *transport, const
 struct chatd_client *client_ref(struct chatd_client *c);
 /* Drop a reference; the last one frees c (it must be gone by then). */
 void client_unref(struct chatd_client *c);
+/* The longest ?name= / requested name kept (bytes), as the array it replaced allowed. */
+#define QUERY_NAME_MAX (NICK_MAX_BYTES * 4)
+/* Set c->query_name to a copy of v (borrowed; NULL or "" clears it), cut to its first
+ * QUERY_NAME_MAX bytes (too long for a name all the same: refused at open, as before).
+ * Returns 0, or -1 on OOM (cleared). */
+int client_set_query_name(struct chatd_client *c, const char *v);
 /* Mark the socket closed: unlink from srv->clients, drop the queue. Then client_unref. */
 void client_gone(struct chatd_client *c);
 

@@ -10,7 +10,7 @@ void connect_prepare_name(struct chatd_client *c)
 {
 	char name[NICK_MAX_BYTES + 1];
 	c->name[0] = 0;
-	if (c->query_name[0] && !nick_normalize(c->query_name, strlen(c->query_name), name, sizeof name))
+	if (c->query_name && !nick_normalize(c->query_name, strlen(c->query_name), name, sizeof name))
 		snprintf(c->name, sizeof c->name, "%s", name);
 }
 
@@ -18,9 +18,9 @@ int connect_set_name(struct chatd_connect_event *ev, const char *name)
 {
 	char norm[NICK_MAX_BYTES + 1];
 	struct chatd_client *c = ev->client;
-	if (!name || strlen(name) >= sizeof c->query_name || nick_normalize(name, strlen(name), norm, sizeof norm))
+	if (!name || strlen(name) > QUERY_NAME_MAX || nick_normalize(name, strlen(name), norm, sizeof norm) ||
+	    client_set_query_name(c, name))
 		return -1;
-	snprintf(c->query_name, sizeof c->query_name, "%s", name);
 	snprintf(c->name, sizeof c->name, "%s", norm);
 	free(c->name_refusal);
 	c->name_refusal = NULL;
@@ -30,7 +30,7 @@ int connect_set_name(struct chatd_connect_event *ev, const char *name)
 void connect_refuse_name(struct chatd_connect_event *ev, const char *code, const char *message)
 {
 	struct chatd_client *c = ev->client;
-	c->query_name[0] = 0;
+	(void)client_set_query_name(c, NULL);
 	c->name[0] = 0;
 	if (!c->name_refusal && !(c->name_refusal = malloc(sizeof *c->name_refusal)))
 		return;

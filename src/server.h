@@ -46,7 +46,9 @@ struct chatd_client {
 	char requested[NICK_MAX_BYTES * 2 + 1]; /* folded last requested name */
 	char address[64];
 	char join_room[ROOM_MAX_BYTES + 1];     /* room from the handshake (folded) */
-	char query_name[NICK_MAX_BYTES * 4 + 1];/* ?name= as given */
+	char *query_name;           /* ?name= as given (owned; client_set_query_name), NULL when
+				     * absent; freed once chat_open has read it (idle sockets
+				     * keep no copy: 513 bytes each when it was an array) */
 	int64_t since;              /* ?since=, -1 when absent */
 	struct room *room;          /* the current room: the one last joined of those c is
 				     * in; NULL before the first join and after leaving all */

@@ -109,7 +109,7 @@ static int ws_filter(struct chatd_server *srv, struct lws *wsi, struct session *
 	room_name_fold(room, strlen(room), c->join_room); /* /ws/Lounge is lounge */
 	const char *v = lws_get_urlarg_by_name(wsi, "name=", arg, sizeof arg);
 	if (v)
-		snprintf(c->query_name, sizeof c->query_name, "%s", v);
+		(void)client_set_query_name(c, v); /* OOM: as if absent (a guest name) */
 	v = lws_get_urlarg_by_name(wsi, "since=", arg, sizeof arg);
 	if (v) {
 		char *end;

@@ -65,7 +65,7 @@ static struct chatd_client *connect_since(struct testcore *tc, const char *room,
 	struct chatd_client *c = client_new(&tc->srv, tc, "127.0.0.1");
 	ck_assert_ptr_nonnull(c);
 	snprintf(c->join_room, sizeof c->join_room, "%s", room);
-	snprintf(c->query_name, sizeof c->query_name, "%s", name);
+	ck_assert_int_eq(client_set_query_name(c, name), 0);
 	c->since = since;
 	const char *reason = NULL;
 	ck_assert_int_eq(chat_handshake(&tc->srv, c, NULL, "localhost", &reason), 0);

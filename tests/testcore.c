@@ -86,7 +86,7 @@ struct chatd_client *tc_connect_opts(struct testcore *tc, const char *room, cons
 	}
 	const char *qname = request_query(&req, "name"), *since = request_query(&req, "since");
 	if (opts->name || qname)
-		snprintf(c->query_name, sizeof c->query_name, "%s", opts->name ? opts->name : qname);
+		client_set_query_name(c, opts->name ? opts->name : qname);
 	if (since)
 		c->since = strtoll(since, NULL, 10);
 	c->multi = opts->multi;
