@@ -378,6 +378,39 @@ START_TEST(mentions_end_at_unicode_punctuation_not_at_letters)
 }
 END_TEST
 
+/*
+ * A mention in another case beyond ASCII (Latin-1, Cyrillic: as the browser client's
+ * 'iu' regexp marks them live) counts after a reload too; another letter does not.
+ */
+START_TEST(mentions_fold_case_beyond_ascii)
+{
+	struct chatd_client *carol = conn("z", "Carol", NULL);
+	say(carol, "before they came");
+	struct chatd_client *z = conn("z", "Zo\u00eb", KEY_B);
+	tc_drain(z);
+	tc_disconnect(tc, z);
+	struct chatd_client *y = conn("z", "\u042e\u043b\u044f", KEY_C); /* Yulya */
+	tc_drain(y);
+	tc_disconnect(tc, y);
+	say(carol, "ZO\u00cb, look");		    /* Zoe: yes */
+	say(carol, "thanks zo\u00eb");		    /* Zoe: yes */
+	say(carol, "ZOE is someone else");	    /* no: E is not E-diaeresis */
+	say(carol, "\u042e\u041b\u042f!");	    /* Yulya in capitals: yes */
+	say(carol, "\u044e\u043b\u044f, hi");	    /* Yulya in lower case: yes */
+	say(carol, "\u042e\u043b\u044f\u043d is not"); /* a longer word: no */
+	z = conn("z", "Zo\u00eb", KEY_B);
+	json_t *r = next(z, "read");
+	ck_assert_int_eq(num(r, "unread"), 6);
+	ck_assert_int_eq(num(r, "mentions"), 2);
+	json_decref(r);
+	y = conn("z", "\u042e\u043b\u044f", KEY_C);
+	r = next(y, "read");
+	ck_assert_int_eq(num(r, "unread"), 6);
+	ck_assert_int_eq(num(r, "mentions"), 2);
+	json_decref(r);
+}
+END_TEST
+
 START_TEST(a_reload_keeps_the_unread_counts_and_mentions)
 {
 	struct chatd_client *carol = conn("r", "Carol", NULL);
@@ -523,6 +556,7 @@ int main(void)
 	tcase_add_test(t, read_positions_are_forward_only_and_every_tab_is_told);
 	tcase_add_test(t, a_reload_keeps_the_unread_counts_and_mentions);
 	tcase_add_test(t, mentions_end_at_unicode_punctuation_not_at_letters);
+	tcase_add_test(t, mentions_fold_case_beyond_ascii);
 	tcase_add_test(t, a_long_absence_counts_the_newest_ten_thousand);
 	tcase_add_test(t, conversation_read_positions);
 	tcase_add_test(t, private_ids_go_on_after_a_restart);

@@ -432,16 +432,69 @@ static uint32_t cp_before(const unsigned char *t, size_t len, size_t i)
 	return cp_at(t, len, j);
 }
 
+/*
+ * Simple case folding of the letters names are most often written in: ASCII, Latin-1,
+ * Latin Extended-A, Greek and Cyrillic (upper case to lower case; the browser client's
+ * 'iu' regexp folds these the same way, and every other script too). Both cases of each
+ * of these take the same number of UTF-8 bytes.
+ */
+static uint32_t fold_cp(uint32_t c)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
+	    (c >= 0x410 && c <= 0x42F))
+		return c + 0x20;
+	if (c >= 0x400 && c <= 0x40F)
+		return c + 0x50;
+	if (c == 0x3C2) /* final sigma */
+		return 0x3C3;
+	if (c == 0x178)
+		return 0xFF;
+	if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) /* pairs: even upper, odd lower */
+		return c | 1;
+	if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) /* pairs: odd upper, even lower */
+		return (c & 1) ? c + 1 : c;
+	return c;
+}
+
+/* Bytes of the UTF-8 sequence that starts with b (1 for a byte that starts none). */
+static size_t seq_len(unsigned char b)
+{
+	return b >= 0xF0 && b < 0xF8 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+}
+
+/* Where name (n bytes) ends in t when t[i..] starts with it in any case (fold_cp), else 0. */
+static size_t folded_match(const unsigned char *t, size_t len, size_t i, const unsigned char *name, size_t n)
+{
+	size_t j = 0;
+	while (j < n) {
+		if (i >= len)
+			return 0;
+		size_t a = seq_len(t[i]), b = seq_len(name[j]);
+		uint32_t x = cp_at(t, len, i), y = cp_at(name, n, j);
+		if (x == 0xFFFD || y == 0xFFFD) { /* malformed (or U+FFFD itself): bytes must agree */
+			if (t[i] != name[j])
+				return 0;
+			a = b = 1;
+		} else if (fold_cp(x) != fold_cp(y)) {
+			return 0;
+		}
+		i += a;
+		j += b;
+	}
+	return i;
+}
+
 int hstore_mentions(const char *text, size_t len, const char *name)
 {
-	const unsigned char *t = (const unsigned char *)text;
+	const unsigned char *t = (const unsigned char *)text, *nm = (const unsigned char *)name;
 	size_t n = strlen(name);
-	if (!n || n > len)
+	if (!n)
 		return 0;
-	for (size_t i = 0; i + n <= len; i++) {
-		if (strncasecmp(text + i, name, n))
+	for (size_t i = 0; i < len; i += seq_len(t[i])) {
+		size_t end = folded_match(t, len, i, nm, n);
+		if (!end)
 			continue;
-		if ((i == 0 || !word_cp(cp_before(t, len, i))) && (i + n == len || !word_cp(cp_at(t, len, i + n))))
+		if ((i == 0 || !word_cp(cp_before(t, len, i))) && (end >= len || !word_cp(cp_at(t, len, end))))
 			return 1;
 	}
 	return 0;
