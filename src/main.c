@@ -17,7 +17,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_PLUG
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: chatd [-c FILE] [-t] [-p PORT] [-w DIR] [-D DIR] [-P DIR] [-l LEVEL] [-h] [-V]\n"
+		"Usage: chatd [-c FILE] [-t] [-p PORT] [-w DIR] [-D DIR] [-P DIR] [-l LEVEL] [-h|--help] [-V|--version]\n"
 		"A plugin-based real-time chat server (WebSocket rooms at /ws/{room}).\n"
 		"\n"
 		"  -c FILE   config file (default: none, built-in defaults and no plugins;\n"
@@ -31,8 +31,8 @@ static void usage(FILE *out)
 		"  -P DIR    plugin directory, overrides the config\n"
 		"            (default " CHATD_DEFAULT_PLUGIN_DIR ")\n"
 		"  -l LEVEL  log level: err, warn, notice, info, debug (default notice)\n"
-		"  -h        show this help and exit\n"
-		"  -V        show the version and exit\n"
+		"  -h, --help     show this help and exit\n"
+		"  -V, --version  show the version and exit\n"
 		"\n"
 		"Flags override the file. Relative paths inside the file are relative to the\n"
 		"file's directory; relative paths given as flags are relative to the current\n"
@@ -50,7 +50,10 @@ int main(int argc, char **argv)
 	int check_only = 0, opt, rc = EXIT_RUNTIME;
 
 	memset(&srv, 0, sizeof srv);
-	while ((opt = getopt(argc, argv, "c:tp:w:D:P:l:hV")) != -1) {
+	static const struct option long_opts[] = { { "help", no_argument, NULL, 'h' },
+						   { "version", no_argument, NULL, 'V' },
+						   { NULL, 0, NULL, 0 } };
+	while ((opt = getopt_long(argc, argv, "c:tp:w:D:P:l:hV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;
 		case 't': check_only = 1; break;

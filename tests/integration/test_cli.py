@@ -35,16 +35,25 @@ class CliTest(unittest.TestCase):
         return path
 
     def test_help(self):
-        rc, out, err = run("-h")
-        self.assertEqual(rc, 0, err)
-        self.assertIn("Usage:", out)
-        for flag in ("-c", "-t", "-p", "-w", "-D", "-P", "-l", "-h", "-V"):
-            self.assertIn(flag, out)
+        for arg in ("-h", "--help"):
+            rc, out, err = run(arg)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(err, "", arg)
+            self.assertIn("Usage:", out)
+            for flag in ("-c", "-t", "-p", "-w", "-D", "-P", "-l", "-h", "--help", "-V", "--version"):
+                self.assertIn(flag, out)
 
     def test_version(self):
-        rc, out, err = run("-V")
-        self.assertEqual(rc, 0, err)
-        self.assertRegex(out, r"chatd \d+\.\d+\.\d+")
+        for arg in ("-V", "--version"):
+            rc, out, err = run(arg)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"chatd \d+\.\d+\.\d+")
+
+    def test_unknown_long_option_is_usage_error(self):
+        rc, out, err = run("--bogus")
+        self.assertEqual(rc, EXIT_USAGE)
+        self.assertIn("unrecognized option '--bogus'", err)
+        self.assertIn("Usage:", err)
 
     def test_bad_flag_is_usage_error(self):
         rc, out, err = run("-Z")
