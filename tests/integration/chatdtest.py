@@ -17,6 +17,7 @@ standalone after an in-tree build:
 """
 
 import atexit
+import itertools
 import resource
 import json
 import os
@@ -24,6 +25,7 @@ import shutil
 import signal
 import random
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -120,6 +122,27 @@ def listening_socket(host=HOST, backlog=16):
         except OSError:
             s.close()
     raise RuntimeError("could not listen on a free port on %s" % host)
+
+
+_uniq_counter = itertools.count(1)
+
+
+def uniq(prefix="r"):
+    """A room or name nobody else in this test process uses (letters only, so a
+    digit suffix is always a variant and never part of the base)."""
+    n = next(_uniq_counter)
+    s = ""
+    while True:
+        s = string.ascii_lowercase[n % 26] + s
+        n //= 26
+        if not n:
+            break
+    return prefix + s
+
+
+def session_key(tag):
+    """A valid session key (16-128 of A-Z a-z 0-9 _ -) made from tag."""
+    return ("key-%s-" % tag + "x" * 16)[:40]
 
 
 def write_config(path, config):

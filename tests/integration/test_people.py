@@ -7,9 +7,7 @@ presence_grace_ms does not flap presence; after it the leave comes and the
 name is free; another session gets a variant; bad keys get HTTP 400; the
 key is never echoed."""
 
-import itertools
 import os
-import string
 import sys
 import time
 import unittest
@@ -17,29 +15,16 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import wsclient  # noqa: E402
-from chatdtest import TIME_SCALE, ChatdTestCase  # noqa: E402
+from chatdtest import TIME_SCALE, ChatdTestCase, uniq, session_key as key  # noqa: E402
 
-_counter = itertools.count(1)
 
 # Long enough for a reload (close, then a new handshake) to fall inside it,
 # also under valgrind.
 GRACE_MS = 1000 * TIME_SCALE
 
 
-def uniq(prefix="r"):
-    n = next(_counter)
-    s = ""
-    while True:
-        s = string.ascii_lowercase[n % 26] + s
-        n //= 26
-        if not n:
-            break
-    return prefix + s
 
 
-def key(tag):
-    """A valid session key (16-128 of A-Z a-z 0-9 _ -)."""
-    return ("key-%s-" % tag + "x" * 16)[:40]
 
 
 class PeopleTest(ChatdTestCase):

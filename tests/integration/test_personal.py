@@ -5,33 +5,19 @@ both people and is stored privately; read positions are forward only, every
 tab is told, a reload keeps the counts; only the two people read a
 conversation back (a third session with the same name cannot)."""
 
-import itertools
 import os
-import string
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from chatdtest import TIME_SCALE, ChatdTestCase  # noqa: E402
-
-_counter = itertools.count(1)
+from chatdtest import TIME_SCALE, ChatdTestCase, uniq, session_key as key  # noqa: E402
 
 
-def uniq(prefix="r"):
-    n = next(_counter)
-    s = ""
-    while True:
-        s = string.ascii_lowercase[n % 26] + s
-        n //= 26
-        if not n:
-            break
-    return prefix + s
 
 
-def key(tag):
-    return ("key-%s-" % tag + "x" * 16)[:40]
+
 
 
 class PersonalTest(ChatdTestCase):

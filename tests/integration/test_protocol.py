@@ -2,12 +2,10 @@
 """The chat protocol as PROTOCOL.md states it: welcome, identity, events,
 messages, ids, renames, room switches, who, /healthz and static files."""
 
-import itertools
 import json
 import os
 import re
 import shutil
-import string
 import sys
 import tempfile
 import time
@@ -15,22 +13,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from chatdtest import ChatdTestCase, WEB_ROOT  # noqa: E402
-
-_counter = itertools.count(1)
+from chatdtest import ChatdTestCase, WEB_ROOT, uniq  # noqa: E402
 
 
-def uniq(prefix="r"):
-    """A room or name nobody else in this server uses (letters only, so a
-    digit suffix is always a variant and never part of the base)."""
-    n = next(_counter)
-    s = ""
-    while True:
-        s = string.ascii_lowercase[n % 26] + s
-        n //= 26
-        if not n:
-            break
-    return prefix + s
+
 
 
 def now_ms():

@@ -5,29 +5,16 @@ room-scoped frames and not_in_room, the current room, max_rooms_per_client,
 room names folded to lower case, the rooms list with unlisted rooms, per-room
 presence, typing and history, and the tutorial's single-room default."""
 
-import itertools
 import os
-import string
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from chatdtest import ChatdTestCase  # noqa: E402
-
-_counter = itertools.count(1)
+from chatdtest import ChatdTestCase, uniq  # noqa: E402
 
 
-def uniq(prefix="r"):
-    """A room or name no other test of this server uses (lower case letters)."""
-    n = next(_counter)
-    s = ""
-    while True:
-        s = string.ascii_lowercase[n % 26] + s
-        n //= 26
-        if not n:
-            break
-    return prefix + s
+
 
 
 MULTI = {"multi": "1"}
